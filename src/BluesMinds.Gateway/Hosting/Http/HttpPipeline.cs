@@ -1,0 +1,122 @@
+using System.Net;
+using BluesMinds.Gateway.Hosting.Settings;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace BluesMinds.Gateway.Hosting.Http;
+
+/// <summary>The cross-cutting HTTP behaviour every route gets, in the order it runs.</summary>
+internal static class HttpPipeline
+{
+    public const string CorsPolicy = "configured-origins";
+
+    public static WebApplicationBuilder AddGatewayHttp(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var app = builder.Configuration.GetSection(AppOptions.Section).Get<AppOptions>() ?? new AppOptions();
+        var security = builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new SecurityOptions();
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = app.MaxRequestBodyBytes;
+        });
+
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            c.ProblemDetails.Instance ??= c.HttpContext.Request.Path;
+            c.ProblemDetails.Extensions["request_id"] = c.HttpContext.TraceIdentifier;
+        });
+        services.AddExceptionHandler<GatewayExceptionHandler>();
+        // Malformed bodies become exceptions the handler turns into a clear 400, not an empty response.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
+        });
+
+        services.AddCors(o => o.AddPolicy(CorsPolicy, policy =>
+        {
+            var origins = security.CorsOriginList();
+            if (origins.Contains("*"))
+            {
+                // Only reachable outside Production (validation refuses it there); no credentials with a wildcard.
+                policy.AllowAnyOrigin();
+            }
+            else
+            {
+                policy.WithOrigins([.. origins]).AllowCredentials();
+            }
+
+            policy.AllowAnyHeader()
+                .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
+                .WithExposedHeaders(RequestIdMiddleware.HeaderName, "Retry-After")
+                .SetPreflightMaxAge(TimeSpan.FromHours(1));
+        }));
+
+        services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            // Only the proxies the operator names are believed; the loopback default is dropped too.
+            o.KnownIPNetworks.Clear();
+            o.KnownProxies.Clear();
+            foreach (var entry in app.TrustedProxyList())
+            {
+                if (IPAddress.TryParse(entry, out var address))
+                {
+                    o.KnownProxies.Add(address);
+                }
+                else if (System.Net.IPNetwork.TryParse(entry, out var network))
+                {
+                    o.KnownIPNetworks.Add(network);
+                }
+            }
+        });
+
+        services.AddHsts(o =>
+        {
+            o.MaxAge = TimeSpan.FromDays(365);
+            o.IncludeSubDomains = true;
+        });
+        services.AddHttpsRedirection(o =>
+        {
+            o.RedirectStatusCode = StatusCodes.Status308PermanentRedirect;
+            o.HttpsPort = Uri.TryCreate(app.Url, UriKind.Absolute, out var url) && url.Scheme == "https" ? url.Port : 443;
+        });
+
+        return builder;
+    }
+
+    public static WebApplication UseGatewayHttp(this WebApplication app)
+    {
+        app.UseForwardedHeaders();
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<SecurityHeadersMiddleware>();
+        app.UseExceptionHandler();
+        // Empty error responses (unknown route, wrong method) get a body in the route's error format.
+        app.UseStatusCodePages(c => ApiErrors.WriteAsync(
+            c.HttpContext,
+            c.HttpContext.Response.StatusCode,
+            Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(c.HttpContext.Response.StatusCode),
+            StatusDetail(c.HttpContext),
+            c.HttpContext.Response.StatusCode == 404 ? "not_found" : null));
+        if (app.Environment.IsProduction())
+        {
+            app.UseHsts();
+            // Probes from inside the cluster speak plain HTTP to the pod and must not be redirected.
+            app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api/health", StringComparison.OrdinalIgnoreCase), b => b.UseHttpsRedirection());
+        }
+
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseCors(CorsPolicy);
+        return app;
+    }
+
+    private static string StatusDetail(HttpContext context) => context.Response.StatusCode switch
+    {
+        404 => $"No route matches {context.Request.Method} {context.Request.Path}.",
+        405 => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
+        _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(context.Response.StatusCode),
+    };
+}

@@ -1,0 +1,56 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+
+namespace BluesMinds.Gateway.Hosting.Http;
+
+/// <summary>
+/// Gives every request a server-generated id: in <c>X-Request-Id</c>, in <see cref="HttpContext.TraceIdentifier"/>
+/// and in the log scope. A client-sent <c>X-Request-Id</c> is not trusted, because usage records are
+/// idempotent on this id and a reused id must never make a record disappear.
+/// </summary>
+internal sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdMiddleware> logger)
+{
+    public const string HeaderName = "X-Request-Id";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var id = NewId();
+        context.TraceIdentifier = id;
+        context.Response.OnStarting(static state =>
+        {
+            var c = (HttpContext)state;
+            c.Response.Headers[HeaderName] = c.TraceIdentifier;
+            return Task.CompletedTask;
+        }, context);
+        using (logger.BeginScope(new RequestIdScope(id)))
+        {
+            return next(context);
+        }
+    }
+
+    /// <summary><c>req_</c> and 96 random bits, URL-safe.</summary>
+    public static string NewId()
+    {
+        Span<byte> bytes = stackalloc byte[12];
+        RandomNumberGenerator.Fill(bytes);
+        return "req_" + Base64Url.EncodeToString(bytes);
+    }
+
+    /// <summary>A one-property scope that loggers render as <c>RequestId</c>.</summary>
+    private sealed class RequestIdScope(string id) : IReadOnlyList<KeyValuePair<string, object?>>
+    {
+        public int Count => 1;
+
+        public KeyValuePair<string, object?> this[int index] =>
+            index == 0 ? new("RequestId", id) : throw new ArgumentOutOfRangeException(nameof(index));
+
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        {
+            yield return this[0];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => "RequestId:" + id;
+    }
+}

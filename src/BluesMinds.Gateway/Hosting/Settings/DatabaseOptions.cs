@@ -1,0 +1,70 @@
+using BluesMinds.Gateway.Data;
+using Microsoft.Extensions.Options;
+
+namespace BluesMinds.Gateway.Hosting.Settings;
+
+/// <summary>Section <c>Database</c>: which engine, where, and whether to migrate at start-up.</summary>
+internal sealed class DatabaseOptions
+{
+    public const string Section = "Database";
+
+    /// <summary><c>Sqlite</c> (default) or <c>Postgres</c>; kept as text so a typo gets a clear message.</summary>
+    public string Provider { get; set; } = nameof(DatabaseProvider.Sqlite);
+
+    /// <summary><c>DATABASE_URL</c>: a postgres:// URL or an Npgsql connection string (or a SQLite connection string).</summary>
+    public string? Url { get; set; }
+
+    /// <summary>The SQLite file when <see cref="Url"/> is not set; relative to the data directory.</summary>
+    public string SqliteFile { get; set; } = "bluesminds.db";
+
+    /// <summary>Apply migrations before serving; defaults to true in Development, false elsewhere.</summary>
+    public bool? MigrateOnStartup { get; set; }
+
+    /// <summary>How long start-up keeps retrying an unreachable database before it gives up.</summary>
+    public int StartupTimeoutSeconds { get; set; } = 30;
+
+    public bool TryGetProvider(out DatabaseProvider provider) =>
+        Enum.TryParse(Provider?.Trim(), ignoreCase: true, out provider) && Enum.IsDefined(provider);
+
+    /// <summary>The provider connection string; throws <see cref="FormatException"/> with a printable message.</summary>
+    public string ConnectionString(string dataDirectory)
+    {
+        if (!TryGetProvider(out var provider))
+        {
+            throw new FormatException($"Database:Provider '{Provider}' is not supported; use Sqlite or Postgres.");
+        }
+
+        if (provider == DatabaseProvider.Postgres)
+        {
+            return string.IsNullOrWhiteSpace(Url)
+                ? throw new FormatException("DATABASE_URL is required when Database:Provider is Postgres.")
+                : DatabaseConnection.ToNpgsqlConnectionString(Url);
+        }
+
+        return DatabaseConnection.ToSqliteConnectionString(
+            string.IsNullOrWhiteSpace(Url) ? Path.GetFullPath(SqliteFile, dataDirectory) : Url);
+    }
+}
+
+internal sealed class DatabaseOptionsValidator(IOptions<AppOptions> app, IHostEnvironment environment) : IValidateOptions<DatabaseOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
+    {
+        var problems = new List<string>();
+        try
+        {
+            options.ConnectionString(AppOptions.ResolveDataDirectory(app.Value.DataDirectory, environment.ContentRootPath));
+        }
+        catch (FormatException ex)
+        {
+            problems.Add(ex.Message);
+        }
+
+        if (options.StartupTimeoutSeconds is < 0 or > 3600)
+        {
+            problems.Add("Database:StartupTimeoutSeconds must be between 0 and 3600.");
+        }
+
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

@@ -1,0 +1,43 @@
+using BluesMinds.Gateway.Hosting;
+using BluesMinds.Gateway.Hosting.Configuration;
+using BluesMinds.Gateway.Hosting.Database;
+using BluesMinds.Gateway.Hosting.Health;
+using BluesMinds.Gateway.Hosting.Http;
+using BluesMinds.Gateway.Hosting.Logging;
+using BluesMinds.Gateway.Hosting.Settings;
+
+// `migrate` applies the database migrations and exits; anything else serves.
+var command = args.FirstOrDefault() == MigrateCommand.Name ? MigrateCommand.Name : null;
+var builder = WebApplication.CreateBuilder(command is null ? args : args[1..]);
+
+var developmentSecrets = builder.AddGatewayConfiguration();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddGatewaySettings(builder.Configuration);
+builder.AddGatewayLogging();
+builder.AddGatewayDatabase();
+builder.AddGatewayHealth();
+builder.AddGatewayHttp();
+
+var app = builder.Build();
+
+if (command == MigrateCommand.Name)
+{
+    return await MigrateCommand.RunAsync(app);
+}
+
+if (!StartupProblems.Check(app.Services, Console.Error))
+{
+    return 1;
+}
+
+var startup = new Startup(app, developmentSecrets);
+if (!await startup.PrepareAsync())
+{
+    return 1;
+}
+
+app.UseGatewayHttp();
+app.MapHealthEndpoints();
+
+await app.RunAsync();
+return 0;

@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Options;
 using BluesMinds.Gateway.Hosting.Settings;
+using Microsoft.Extensions.Options;
 
 namespace BluesMinds.Gateway.Hosting.Database;
 

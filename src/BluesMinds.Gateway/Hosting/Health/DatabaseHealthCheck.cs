@@ -21,7 +21,7 @@ internal sealed class DatabaseHealthCheck(IServiceScopeFactory scopes, ILogger<D
         {
             if (!await db.Database.CanConnectAsync(cancellationToken))
             {
-                return HealthCheckResult.Unhealthy("cannot connect");
+                return HealthCheckResult.Unhealthy("cannot connect, or the database does not exist");
             }
 
             var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).Count();

@@ -1,7 +1,7 @@
 using System.Net;
 using BluesMinds.Gateway.Hosting.Settings;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.HttpOverrides;
 
 namespace BluesMinds.Gateway.Hosting.Http;
 
@@ -100,7 +100,13 @@ internal static class HttpPipeline
             c.HttpContext.Response.StatusCode,
             Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(c.HttpContext.Response.StatusCode),
             StatusDetail(c.HttpContext),
-            c.HttpContext.Response.StatusCode == 404 ? "not_found" : null));
+            c.HttpContext.Response.StatusCode switch
+            {
+                404 => "not_found",
+                405 => "method_not_allowed",
+                415 => "unsupported_media_type",
+                _ => null,
+            }));
         if (app.Environment.IsProduction())
         {
             app.UseHsts();
@@ -117,6 +123,7 @@ internal static class HttpPipeline
     {
         404 => $"No route matches {context.Request.Method} {context.Request.Path}.",
         405 => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
+        415 => "The request body must be JSON, sent with Content-Type: application/json.",
         _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(context.Response.StatusCode),
     };
 }

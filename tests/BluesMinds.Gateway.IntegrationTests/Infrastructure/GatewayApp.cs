@@ -1,0 +1,80 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BluesMinds.Gateway.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real host in-process, on a database of its own. Settings are given as operators give them
+/// (checklist environment-variable names or configuration keys).
+/// </summary>
+internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
+    : WebApplicationFactory<Program>
+{
+    public TestDatabase Database { get; } = database;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment(environment);
+        builder.UseSetting("App:DataDirectory", Path.Combine(Database.Directory, "data"));
+        builder.UseSetting("Database:Provider", Database.Provider.ToString());
+        builder.UseSetting("Database:Url", Database.Url);
+        builder.UseSetting("Database:MigrateOnStartup", "true");
+        builder.UseSetting("Database:StartupTimeoutSeconds", "5");
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Security:BcryptRounds", environment == "Production" ? "10" : "4");
+        foreach (var (name, value) in TestEnvironmentVariables.StrongSecrets)
+        {
+            builder.UseSetting(name, value);
+        }
+
+        if (environment == "Production")
+        {
+            builder.UseSetting("APP_URL", "https://gateway.example.com");
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, TestEndpoints>());
+    }
+}
+
+/// <summary>
+/// Routes that exist only in tests, placed behind the gateway's own pipeline (so its middleware,
+/// error handling and JSON options apply): a JSON echo and an endpoint that throws. A test may also
+/// set the connection's remote address with <c>X-Test-Remote-Ip</c>, as a real socket would.
+/// </summary>
+internal sealed class TestEndpoints : IStartupFilter
+{
+    public const string SensitiveMessage = "boom Password=Sup3rSecretValue at Host=db.internal";
+
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((HttpContext context, RequestDelegate nextMiddleware) =>
+        {
+            if (context.Request.Headers.TryGetValue("X-Test-Remote-Ip", out var ip) && IPAddress.TryParse(ip.ToString(), out var address))
+            {
+                context.Connection.RemoteIpAddress = address;
+            }
+
+            return nextMiddleware(context);
+        });
+        next(app);
+        app.UseRouting();
+        app.UseEndpoints(e =>
+        {
+            e.MapPost("/api/test/echo", (EchoRequest request) => Results.Ok(request));
+            e.MapPost("/api/v1/test/echo", (EchoRequest request) => Results.Ok(request));
+            e.MapGet("/api/test/throw", IResult () => throw new InvalidOperationException(SensitiveMessage));
+            e.MapGet("/api/test/ok", () => Results.Ok(new { ok = true }));
+        });
+    };
+
+    internal sealed record EchoRequest(string Name, int Count);
+}

@@ -7,8 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_PORT="${TEST_PG_PORT:-55432}"
-REDIS_PORT="${TEST_REDIS_PORT:-56379}"
+# The first free port from a non-default start, so that a run never meets another server.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+PG_PORT="${TEST_PG_PORT:-$(free_port 55432)}"
+REDIS_PORT="${TEST_REDIS_PORT:-$(free_port 56379)}"
 CONFIGURATION="${CONFIGURATION:-Release}"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 

@@ -29,6 +29,10 @@ public abstract class GatewayDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<StripeWebhookEvent> StripeWebhookEvents => Set<StripeWebhookEvent>();
 
+    public DbSet<UserSession> UserSessions => Set<UserSession>();
+
+    public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
+
     /// <summary>The provider this context speaks to.</summary>
     public abstract DatabaseProvider Provider { get; }
 

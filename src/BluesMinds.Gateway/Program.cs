@@ -1,10 +1,15 @@
+using BluesMinds.Gateway.Features.Accounts;
+using BluesMinds.Gateway.Features.Admin;
+using BluesMinds.Gateway.Features.ApiKeys;
 using BluesMinds.Gateway.Hosting;
 using BluesMinds.Gateway.Hosting.Configuration;
 using BluesMinds.Gateway.Hosting.Database;
 using BluesMinds.Gateway.Hosting.Health;
 using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Logging;
+using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Settings;
+using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 
 // `migrate` applies the database migrations and exits; anything else serves.
 var command = args.FirstOrDefault() == MigrateCommand.Name ? MigrateCommand.Name : null;
@@ -15,8 +20,11 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddGatewaySettings(builder.Configuration);
 builder.AddGatewayLogging();
 builder.AddGatewayDatabase();
+builder.AddGatewayRedis();
 builder.AddGatewayHealth();
 builder.AddGatewayHttp();
+builder.AddAccounts();
+builder.AddApiKeyResolution();
 
 var app = builder.Build();
 
@@ -37,7 +45,13 @@ if (!await startup.PrepareAsync())
 }
 
 app.UseGatewayHttp();
+app.UseAuthorization();
+
 app.MapHealthEndpoints();
+app.MapAccounts();
+app.MapApiKeys();
+app.MapAdminUsers();
+app.MapAuditLogs();
 
 await app.RunAsync();
 return 0;

@@ -1,5 +1,4 @@
 using BluesMinds.Gateway.Hosting.Redis;
-using BluesMinds.Gateway.Hosting.Settings;
 
 namespace BluesMinds.Gateway.Hosting.Health;
 
@@ -13,10 +12,8 @@ internal static class HealthRegistration
         var checks = builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag], timeout: TimeSpan.FromSeconds(5));
 
-        var redis = builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>();
-        if (redis?.IsConfigured == true)
+        if (builder.Services.HasRedis())
         {
-            builder.Services.AddSingleton<RedisConnection>();
             checks.AddCheck<RedisHealthCheck>("redis", tags: [ReadyTag], timeout: TimeSpan.FromSeconds(3));
         }
 

@@ -9,7 +9,7 @@ namespace BluesMinds.Gateway.Hosting.Http;
 /// 4xx status with a helpful message; anything else is a 500 that says nothing about the exception
 /// outside Development.
 /// </summary>
-internal sealed class GatewayExceptionHandler(IHostEnvironment environment, ILogger<GatewayExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class GatewayExceptionHandler(IHostEnvironment environment, ILogger<GatewayExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
@@ -61,7 +61,11 @@ internal sealed class GatewayExceptionHandler(IHostEnvironment environment, ILog
     private static string BadRequestDetail(BadHttpRequestException bad) => bad.StatusCode switch
     {
         StatusCodes.Status415UnsupportedMediaType => "The request body must be JSON, sent with Content-Type: application/json.",
+        _ when BindFailure().Match(bad.Message) is { Success: true } match => $"The value of '{match.Groups["name"].Value}' is not valid; check its type and format.",
         _ when bad.Message.Contains("body", StringComparison.OrdinalIgnoreCase) => "The request body is missing or could not be read.",
         _ => "The request is malformed.",
     };
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"[^ \"]+ (?<name>[^\"]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex BindFailure();
 }

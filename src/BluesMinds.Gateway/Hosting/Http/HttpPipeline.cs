@@ -121,6 +121,7 @@ internal static class HttpPipeline
 
     private static string StatusDetail(HttpContext context) => context.Response.StatusCode switch
     {
+        403 => "You do not have permission for this route.",
         404 => $"No route matches {context.Request.Method} {context.Request.Path}.",
         405 => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
         415 => "The request body must be JSON, sent with Content-Type: application/json.",

@@ -22,6 +22,9 @@ internal sealed class SecurityOptions
     /// <summary><c>BCRYPT_ROUNDS</c>: work factor for password hashes, 10–14 in Production.</summary>
     public int BcryptRounds { get; set; } = 12;
 
+    /// <summary><c>SESSION_LIFETIME_MINUTES</c>: how long a session token and its cookie live.</summary>
+    public int SessionLifetimeMinutes { get; set; } = 60;
+
     /// <summary><c>CORS_ORIGINS</c>: comma-separated browser origins allowed to call the API.</summary>
     public string? CorsOrigins { get; set; }
 
@@ -64,6 +67,11 @@ internal sealed class SecurityOptionsValidator(IHostEnvironment environment) : I
         if (options.BcryptRounds < minRounds || options.BcryptRounds > maxRounds)
         {
             problems.Add($"BCRYPT_ROUNDS must be between {minRounds} and {maxRounds}.");
+        }
+
+        if (options.SessionLifetimeMinutes is < 5 or > 7 * 24 * 60)
+        {
+            problems.Add("SESSION_LIFETIME_MINUTES must be between 5 and 10080 (a week).");
         }
 
         foreach (var origin in options.CorsOriginList())

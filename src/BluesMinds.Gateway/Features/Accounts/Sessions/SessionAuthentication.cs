@@ -1,0 +1,111 @@
+using System.Security.Claims;
+using BluesMinds.Gateway.Data;
+using BluesMinds.Gateway.Data.Entities;
+using BluesMinds.Gateway.Hosting.Http;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace BluesMinds.Gateway.Features.Accounts.Sessions;
+
+/// <summary>
+/// The session scheme: a JWT from <c>Authorization: Bearer</c> or the session cookie, accepted only
+/// while its session row is unrevoked and its user active. There is no default scheme, so requests
+/// to routes that need no session (the gateway hot path above all) never pay for it.
+/// </summary>
+internal static class SessionAuthentication
+{
+    public const string Scheme = "Session";
+    public const string UserPolicy = "user";
+    public const string AdminPolicy = "admin";
+
+    public static WebApplicationBuilder AddSessionAuthentication(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<SessionTokens>();
+        builder.Services.AddAuthentication()
+            .AddJwtBearer(Scheme, _ => { });
+        builder.Services.AddOptions<JwtBearerOptions>(Scheme).Configure<SessionTokens>((o, tokens) =>
+        {
+            o.MapInboundClaims = false;
+            o.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = SessionTokens.Issuer,
+                ValidAudience = SessionTokens.Audience,
+                IssuerSigningKey = tokens.SigningKey,
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                ClockSkew = TimeSpan.FromSeconds(30),
+                NameClaimType = JwtRegisteredClaimNames.Sub,
+                RoleClaimType = "role",
+            };
+            o.Events = new JwtBearerEvents
+            {
+                OnMessageReceived = ReadCookieWhenNoHeader,
+                OnTokenValidated = CheckSessionIsLive,
+                OnChallenge = WriteChallenge,
+            };
+        });
+
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(UserPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser())
+            .AddPolicy(AdminPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser().RequireRole(UserRoles.Admin));
+        return builder;
+    }
+
+    private static Task ReadCookieWhenNoHeader(MessageReceivedContext context)
+    {
+        var request = context.Request;
+        if (request.Headers.Authorization.Count == 0 && request.Cookies.TryGetValue(SessionTokens.CookieName, out var cookie) && cookie.Length > 0)
+        {
+            context.Token = cookie;
+            context.HttpContext.Items[CurrentSession.ViaCookieItem] = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Logout, password changes and suspensions revoke server-side: the token alone is not enough.</summary>
+    private static async Task CheckSessionIsLive(TokenValidatedContext context)
+    {
+        var principal = context.Principal!;
+        if (!Guid.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Sub), out var userId)
+            || !Guid.TryParse(principal.FindFirstValue(SessionTokens.SessionIdClaim), out var sessionId))
+        {
+            context.Fail("The session token is malformed.");
+            return;
+        }
+
+        var db = context.HttpContext.RequestServices.GetRequiredService<GatewayDbContext>();
+        var now = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var live = await db.UserSessions
+            .Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now)
+            .Join(db.Users, s => s.UserId, u => u.Id, (s, u) => new { u.Status, u.Role })
+            .SingleOrDefaultAsync(context.HttpContext.RequestAborted);
+        if (live is null || live.Status != UserStatuses.Active)
+        {
+            context.Fail("The session has ended.");
+            return;
+        }
+
+        // The role comes from the database, so a change applies to open sessions at once.
+        context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
+            [
+                new Claim(JwtRegisteredClaimNames.Sub, userId.ToString()),
+                new Claim(SessionTokens.SessionIdClaim, sessionId.ToString()),
+                new Claim("role", live.Role),
+            ],
+            Scheme,
+            JwtRegisteredClaimNames.Sub,
+            "role"));
+    }
+
+    private static async Task WriteChallenge(JwtBearerChallengeContext context)
+    {
+        context.HandleResponse();
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        var detail = context.AuthenticateFailure is null
+            ? "Sign in first: send the session cookie or Authorization: Bearer <token>."
+            : "The session is invalid or has ended; sign in again.";
+        await ApiErrors.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "Unauthorized", detail, "unauthorized");
+    }
+}

@@ -16,6 +16,9 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
 {
     public TestDatabase Database { get; } = database;
 
+    /// <summary>Where the Development email sender writes messages.</summary>
+    public string MailFolder => Path.Combine(Database.Directory, "data", "mail");
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(environment);
@@ -25,6 +28,9 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
         builder.UseSetting("Database:MigrateOnStartup", "true");
         builder.UseSetting("Database:StartupTimeoutSeconds", "5");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("ADMIN_EMAILS", "admin@example.com");
+        builder.UseSetting("LoginThrottle:SlowDelayMilliseconds", "0");
+        builder.UseSetting("ApiKeys:LastUsedFlushSeconds", "1");
         builder.UseSetting("Security:BcryptRounds", environment == "Production" ? "10" : "4");
         foreach (var (name, value) in TestEnvironmentVariables.StrongSecrets)
         {

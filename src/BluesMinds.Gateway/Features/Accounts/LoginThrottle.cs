@@ -39,7 +39,12 @@ internal sealed class LoginThrottle(IOptions<LoginThrottleOptions> options, Time
         var now = time.GetUtcNow();
         var account = Remaining(AccountKey(email), Settings.AccountLimit, now);
         var address = Remaining(IpKey(ip), Settings.IpLimit, now);
-        return account > address ? account : address;
+        return (account, address) switch
+        {
+            (null, var a) => a,
+            (var a, null) => a,
+            var (a, b) => a > b ? a : b,
+        };
     }
 
     /// <returns>How long to hold the failed response back.</returns>

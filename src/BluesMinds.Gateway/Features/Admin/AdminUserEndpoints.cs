@@ -47,9 +47,9 @@ internal static class AdminUserEndpoints
         var query = db.Users.AsNoTracking();
         if (term is not null)
         {
-#pragma warning disable CA1862 // EF Core translates ToLower() to SQL on both providers; the StringComparison overload does not translate.
+#pragma warning disable CA1862, CA1304, CA1311 // EF Core translates ToLower() to SQL on both providers; the StringComparison overload does not translate.
             query = query.Where(u => u.Email.Contains(term) || (u.FullName != null && u.FullName.ToLower().Contains(term)));
-#pragma warning restore CA1862
+#pragma warning restore CA1862, CA1304, CA1311
         }
 
         if (status is not null)

@@ -89,7 +89,7 @@ public sealed class AccountFlowTests
         { "{\"email\":\"not-an-email\",\"password\":\"Correct-Horse-42\"}", "email must be an address" },
         { "{\"email\":\"a@b\",\"password\":\"Correct-Horse-42\"}", "domain that is not a valid host name" },
         { "{\"email\":\"jos\u00e9@example.com\",\"password\":\"Correct-Horse-42\"}", "not allowed before the @" },
-        { "{\"email\":\"" + new string('a', 250) + "@example.com\",\"password\":\"Correct-Horse-42\"}", "not allowed before the @" },
+        { "{\"email\":\"" + new string('a', 250) + "@example.com\",\"password\":\"Correct-Horse-42\"}", "at most 64 characters before the @" },
         { "{\"email\":\"a@example.com\",\"password\":\"Correct-Horse-42\",\"full_name\":\"" + new string('n', 201) + "\"}", "at most 200 characters" },
         { "{\"email\":\"a@example.com\",\"password\":\"Correct-Horse-42\",\"full_name\":\"Eve\\u0000\"}", "control or invisible" },
         { "{\"email\":\"a@example.com\",\"password\":\"Correct-Horse-42\",\"full_name\":\"abc\\u202Efdp.exe\"}", "control or invisible" },

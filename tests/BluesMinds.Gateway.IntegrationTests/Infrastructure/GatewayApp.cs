@@ -16,6 +16,9 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
 {
     public TestDatabase Database { get; } = database;
 
+    /// <summary>Every SQL command this host sends through its contexts.</summary>
+    public DatabaseCommandCounter DatabaseCommands { get; } = new();
+
     /// <summary>Where the Development email sender writes messages.</summary>
     public string MailFolder => Path.Combine(Database.Directory, "data", "mail");
 
@@ -47,7 +50,12 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, TestEndpoints>());
+        builder.ConfigureServices(s =>
+        {
+            s.AddSingleton<IStartupFilter, TestEndpoints>();
+            s.ConfigureDbContext<BluesMinds.Gateway.Data.SqliteGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
+            s.ConfigureDbContext<BluesMinds.Gateway.Data.PostgresGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
+        });
     }
 }
 

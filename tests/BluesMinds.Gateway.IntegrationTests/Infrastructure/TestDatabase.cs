@@ -121,7 +121,12 @@ internal sealed class TestDatabase : IAsyncDisposable
             var row = new string[reader.FieldCount];
             for (var i = 0; i < row.Length; i++)
             {
-                row[i] = reader.IsDBNull(i) ? string.Empty : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)!;
+                row[i] = reader.IsDBNull(i) ? string.Empty : reader.GetValue(i) switch
+                {
+                    // Bytes as text and as hex, so a search finds a secret stored either way.
+                    byte[] bytes => System.Text.Encoding.Latin1.GetString(bytes) + "|" + Convert.ToHexString(bytes),
+                    var value => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
+                };
             }
 
             rows.Add(row);

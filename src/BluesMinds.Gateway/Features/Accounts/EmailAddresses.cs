@@ -30,13 +30,22 @@ internal static class EmailAddresses
             return null;
         }
 
-        var local = trimmed[..at].ToLowerInvariant();
-        if (local.Length > 64 || local.StartsWith('.') || local.EndsWith('.') || local.Contains("..", StringComparison.Ordinal)
-            || !local.All(c => char.IsAsciiLetterOrDigit(c) || LocalSpecials.Contains(c, StringComparison.Ordinal)))
+        // Checked before lower-casing: some non-ASCII letters (the Kelvin sign) lower-case to ASCII ones.
+        var original = trimmed[..at];
+        if (original.Length > 64)
+        {
+            problem = "email must have at most 64 characters before the @.";
+            return null;
+        }
+
+        if (original.StartsWith('.') || original.EndsWith('.') || original.Contains("..", StringComparison.Ordinal)
+            || !original.All(c => char.IsAsciiLetterOrDigit(c) || LocalSpecials.Contains(c, StringComparison.Ordinal)))
         {
             problem = "email has characters that are not allowed before the @ (letters, digits and .!#$%&'*+/=?^_`{|}~- only).";
             return null;
         }
+
+        var local = original.ToLowerInvariant();
 
         string domain;
         try

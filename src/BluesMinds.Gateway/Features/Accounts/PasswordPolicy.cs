@@ -51,7 +51,7 @@ internal static class PasswordPolicy
             return $"{field} must be at most {MaxBytes} bytes long (about {MaxBytes} letters, fewer with accents or emoji).";
         }
 
-        if (Common.Contains(password) || password.Distinct().Count() < 3)
+        if (Common.Contains(password) || password.EnumerateRunes().Distinct().Count() < 3)
         {
             return $"{field} is too common; choose one that is not on lists of leaked passwords.";
         }

@@ -54,7 +54,7 @@ internal sealed class ApiKeySecrets(IOptions<SecurityOptions> options)
 
     public void Hash(ReadOnlySpan<char> key, Span<byte> destination)
     {
-        Span<byte> utf8 = stackalloc byte[KeyLength * 3];
+        Span<byte> utf8 = key.Length <= KeyLength ? stackalloc byte[KeyLength * 3] : new byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
         var length = Encoding.UTF8.GetBytes(key, utf8);
         HMACSHA256.HashData(_secret, utf8[..length], destination);
     }

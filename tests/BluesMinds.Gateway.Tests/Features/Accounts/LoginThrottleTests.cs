@@ -50,6 +50,8 @@ public sealed class LoginThrottleTests
         Assert.Equal(Window, _throttle.RetryAfter(Victim, null));
     }
 
+    // Regression: RetryAfter compared the two nullable waits with a lifted ">", which is false when the IP wait
+    // is null, so the account limit was ignored unless the IP limit applied too.
     [Fact]
     public void RetryAfter_AccountLimitReachedFromSeveralIps_RefusesThatEmailFromAnyIp()
     {

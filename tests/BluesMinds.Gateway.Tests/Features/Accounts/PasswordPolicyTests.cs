@@ -142,8 +142,7 @@ public sealed class PasswordPolicyTests
         Assert.Contains("too common", problem, StringComparison.Ordinal);
     }
 
-    // Known defect: distinct characters are counted in UTF-16 code units, so two emoji that share a high
-    // surrogate (U+1F600, U+1F601) count as three "characters" and the password is accepted.
+    // Distinct characters are counted in runes: two emoji sharing a high surrogate are two characters, not three.
     [Fact]
     public void Problem_TwoDistinctEmojiRepeated_IsRefused()
     {

@@ -1,6 +1,7 @@
 using BluesMinds.Gateway.Features.Accounts;
 using BluesMinds.Gateway.Features.Admin;
 using BluesMinds.Gateway.Features.ApiKeys;
+using BluesMinds.Gateway.Features.Upstreams;
 using BluesMinds.Gateway.Hosting;
 using BluesMinds.Gateway.Hosting.Configuration;
 using BluesMinds.Gateway.Hosting.Database;
@@ -9,6 +10,7 @@ using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Logging;
 using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Settings;
+using BluesMinds.Gateway.Proxy;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 
 // `migrate` applies the database migrations and exits; anything else serves.
@@ -25,6 +27,7 @@ builder.AddGatewayHealth();
 builder.AddGatewayHttp();
 builder.AddAccounts();
 builder.AddApiKeyResolution();
+builder.AddProxy();
 
 var app = builder.Build();
 
@@ -52,6 +55,8 @@ app.MapAccounts();
 app.MapApiKeys();
 app.MapAdminUsers();
 app.MapAuditLogs();
+app.MapUpstreams();
+app.MapProxy();
 
 await app.RunAsync();
 return 0;

@@ -41,7 +41,7 @@ internal static class ApiErrors
     /// <summary>The <c>type</c> values OpenAI's SDKs and clients expect for each status.</summary>
     public static string OpenAiType(int status) => status switch
     {
-        401 => "authentication_error",
+        401 => "invalid_request_error",
         403 => "permission_error",
         404 => "invalid_request_error",
         429 => "rate_limit_error",

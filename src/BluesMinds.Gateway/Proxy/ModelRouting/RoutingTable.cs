@@ -1,0 +1,58 @@
+using System.Collections.Frozen;
+
+namespace BluesMinds.Gateway.Proxy.ModelRouting;
+
+/// <summary>One upstream as the hot path sees it: immutable, with its decrypted key.</summary>
+internal sealed record UpstreamServer(
+    Guid Id,
+    string Name,
+    Uri BaseUri,
+    string? ApiKey,
+    int Weight,
+    int Priority,
+    IReadOnlyList<string> SupportedModels,
+    bool Enabled)
+{
+    /// <summary>The upstream URL for an OpenAI path such as <c>chat/completions</c>; a base ending in /v1 is not doubled.</summary>
+    public Uri EndpointUri(string path) =>
+        new(BaseUri.AbsolutePath.TrimEnd('/').EndsWith("/v1", StringComparison.Ordinal)
+            ? $"{BaseUri.ToString().TrimEnd('/')}/{path}"
+            : $"{BaseUri.ToString().TrimEnd('/')}/v1/{path}");
+
+    /// <summary>The server root, for LiteLLM's own health route.</summary>
+    public Uri RootUri(string path)
+    {
+        var root = BaseUri.ToString().TrimEnd('/');
+        if (root.EndsWith("/v1", StringComparison.Ordinal))
+        {
+            root = root[..^3];
+        }
+
+        return new Uri($"{root}/{path}");
+    }
+}
+
+/// <summary>
+/// An immutable snapshot of the servers, indexed by model; replaced whole when the server list
+/// changes, so the hot path reads it without locks.
+/// </summary>
+internal sealed class RoutingTable
+{
+    public static readonly RoutingTable Empty = new([]);
+
+    private readonly FrozenDictionary<string, UpstreamServer[]> _byModel;
+
+    public RoutingTable(IReadOnlyList<UpstreamServer> servers)
+    {
+        Servers = servers;
+        _byModel = servers
+            .SelectMany(s => s.SupportedModels.Select(m => (Model: m, Server: s)))
+            .GroupBy(p => p.Model, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.Select(p => p.Server).OrderBy(s => s.Priority).ToArray(), StringComparer.Ordinal);
+    }
+
+    public IReadOnlyList<UpstreamServer> Servers { get; }
+
+    /// <summary>Every server (enabled or not) that lists the model, lowest priority number first.</summary>
+    public IReadOnlyList<UpstreamServer> ServersFor(string model) => _byModel.TryGetValue(model, out var servers) ? servers : [];
+}

@@ -38,6 +38,7 @@ internal static class ProxyRegistration
         services.AddSingleton<UsageQueue>();
         services.AddHostedService<UsageWriter>();
         services.AddSingleton<ProxyPipeline>();
+        services.AddHealthChecks().AddCheck<UpstreamsHealthCheck>("upstreams");
         return builder;
     }
 }

@@ -65,6 +65,7 @@ internal static class HealthEndpoints
                 status = Name(e.Value.Status),
                 latency_ms = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
                 error = e.Value.Status == HealthStatus.Healthy ? null : e.Value.Description ?? "failed",
+                detail = e.Value.Status == HealthStatus.Healthy ? e.Value.Description : null,
             });
 
     private static string Name(HealthStatus status) => status switch

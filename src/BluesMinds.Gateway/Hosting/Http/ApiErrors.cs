@@ -9,6 +9,13 @@ namespace BluesMinds.Gateway.Hosting.Http;
 /// </summary>
 internal static class ApiErrors
 {
+    // Messages quote model names ('gpt-4o'); JSON needs no HTML-safe escaping of them.
+    private static readonly System.Text.Json.JsonSerializerOptions OpenAiErrorOptions = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = ApiErrorsJsonContext.Default,
+    };
+
     public static bool IsOpenAiRoute(PathString path) =>
         path.StartsWithSegments("/api/v1", StringComparison.OrdinalIgnoreCase) ||
         path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase);
@@ -26,7 +33,7 @@ internal static class ApiErrors
         if (IsOpenAiRoute(context.Request.Path))
         {
             var error = new OpenAiErrorEnvelope(new OpenAiError(detail, OpenAiType(status), param, openAiCode));
-            await response.WriteAsJsonAsync(error, ApiErrorsJsonContext.Default.OpenAiErrorEnvelope, "application/json", context.RequestAborted);
+            await response.WriteAsJsonAsync(error, OpenAiErrorOptions, "application/json", context.RequestAborted);
             return;
         }
 

@@ -115,7 +115,10 @@ internal sealed class GatewayServer
         return new GatewayServer(app, baseAddress, admin, user, key);
     }
 
-    /// <summary>A plain HTTP client for the OpenAI routes, sending <paramref name="key"/> (the customer's key by default) as a bearer.</summary>
+    /// <summary>
+    /// A plain HTTP client on the real socket for the OpenAI routes, sending <paramref name="key"/> (the
+    /// customer's key when null) as a bearer; an empty <paramref name="key"/> sends no Authorization at all.
+    /// </summary>
     public HttpClient CreateKeyClient(string? key = null)
     {
         var client = App.CreateClient();

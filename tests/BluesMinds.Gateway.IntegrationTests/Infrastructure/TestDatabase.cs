@@ -55,6 +55,34 @@ internal sealed class TestDatabase : IAsyncDisposable
         return new TestDatabase(provider, builder.ConnectionString, builder.ConnectionString, directory, admin, name);
     }
 
+    /// <summary>
+    /// Best effort: a background process of the server (autovacuum) can hold the database for a moment
+    /// and a non-superuser may not end it; a database left behind on a throw-away server harms nothing.
+    /// </summary>
+    private async Task DropAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(_adminConnectionString);
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_databaseName}\" WITH (FORCE)", connection);
+                await command.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException) when (attempt < 5)
+            {
+                await Task.Delay(200 * attempt);
+            }
+            catch (PostgresException)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Makes sure the database exists, without any table (a PostgreSQL database already does).</summary>
     public async Task CreateEmptyAsync()
     {
@@ -144,11 +172,7 @@ internal sealed class TestDatabase : IAsyncDisposable
 
         if (_adminConnectionString is not null)
         {
-            NpgsqlConnection.ClearAllPools();
-            await using var connection = new NpgsqlConnection(_adminConnectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_databaseName}\" WITH (FORCE)", connection);
-            await command.ExecuteNonQueryAsync();
+            await DropAsync();
         }
 
         try

@@ -51,7 +51,7 @@ internal static class UpstreamEndpoints
 
     private static async Task<IResult> Create(
         CreateServerRequest? request, HttpContext http, GatewayDbContext db, SecretProtector protector, RoutingTableSource tables,
-        UpstreamHealthRegistry health, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
+        UpstreamHealthRegistry health, UpstreamHealthMonitor monitor, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
     {
         var validation = new Validation();
         var name = TextInput.Clean(request?.Name, "name", 100, out var nameProblem);
@@ -92,12 +92,13 @@ internal static class UpstreamEndpoints
         }
 
         await tables.ChangedAsync(cancellationToken);
+        monitor.CheckSoon();
         return TypedResults.Created($"/api/admin/servers/{row.Id}", ServerResponse.From(row, health.For(row.Id)));
     }
 
     private static async Task<IResult> Update(
         Guid id, UpdateServerRequest? request, HttpContext http, GatewayDbContext db, SecretProtector protector, RoutingTableSource tables,
-        UpstreamHealthRegistry health, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
+        UpstreamHealthRegistry health, UpstreamHealthMonitor monitor, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
     {
         var validation = new Validation();
         if (request is null)
@@ -146,6 +147,7 @@ internal static class UpstreamEndpoints
         }
 
         await tables.ChangedAsync(cancellationToken);
+        monitor.CheckSoon();
         return TypedResults.Ok(ServerResponse.From(row, health.For(row.Id)));
     }
 

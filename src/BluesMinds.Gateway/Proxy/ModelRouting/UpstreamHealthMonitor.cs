@@ -21,20 +21,32 @@ internal sealed partial class UpstreamHealthMonitor(
     TimeProvider time,
     ILogger<UpstreamHealthMonitor> logger) : BackgroundService
 {
+    private readonly System.Threading.Channels.Channel<bool> _checkNow =
+        System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
+
+    /// <summary>Asks for a round of checks now (a server was added or changed) instead of at the next interval.</summary>
+    public void CheckSoon() => _checkNow.Writer.TryWrite(true);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.HealthCheckIntervalSeconds), time);
+        var interval = TimeSpan.FromSeconds(options.Value.HealthCheckIntervalSeconds);
         try
         {
-            do
+            while (!stoppingToken.IsCancellationRequested)
             {
                 var table = tables.Current;
                 if (table is not null)
                 {
                     await Task.WhenAll(table.Servers.Where(s => s.Enabled).Select(s => CheckAsync(s, stoppingToken)));
                 }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var tick = Task.Delay(interval, time, wait.Token);
+                var signal = _checkNow.Reader.WaitToReadAsync(wait.Token).AsTask();
+                await Task.WhenAny(tick, signal);
+                _checkNow.Reader.TryRead(out _);
+                await wait.CancelAsync();
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

@@ -133,6 +133,8 @@ internal sealed class ProxyPipeline(
             .Where(s => s.Enabled && health.For(s.Id).IsAvailable(now))
             .SelectMany(s => s.SupportedModels)
             .ToHashSet(StringComparer.Ordinal);
+        // An alias is listed when its target is served: clients may ask for either name.
+        served.UnionWith(router.Aliases.Where(a => served.Contains(a.Value)).Select(a => a.Key).ToList());
         var models = served.Where(key.AllowsModel).Order(StringComparer.Ordinal).ToList();
 
         http.Response.ContentType = "application/json";

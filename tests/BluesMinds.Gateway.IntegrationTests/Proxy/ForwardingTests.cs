@@ -178,4 +178,24 @@ public sealed class ForwardingTests
         primary.RespondNormally();
         Assert.Equal(primary.AnswerText, await gateway.ChatContentAsync(client));
     }
+
+    [Fact]
+    public async Task ModelAlias_IsListedAndMappedToTheUpstreamName()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var upstream = await FakeUpstream.StartAsync("alpha");
+        await using var app = new GatewayApp(database, Settings(("Upstreams:Aliases:gpt-4", Model)));
+        var gateway = await StartAsync(app);
+        await gateway.AddServerAsync(upstream);
+        var client = gateway.CreateKeyClient();
+
+        var models = await JsonAsync(await client.GetAsync(Url("/api/v1/models")));
+        var response = await client.PostAsync(Url("/api/v1/chat/completions"), JsonContent("""{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"temperature":0}"""));
+
+        Assert.Contains("gpt-4", models.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var forwarded = Assert.Single(upstream.RequestsTo(FakeUpstream.ChatPath)).Json!.AsObject();
+        Assert.Equal(Model, forwarded["model"]!.GetValue<string>());
+        Assert.Equal(0, forwarded["temperature"]!.GetValue<int>());
+    }
 }

@@ -20,6 +20,8 @@ internal enum RouteOutcome
 /// </summary>
 internal sealed class ModelRouter(UpstreamHealthRegistry health, IOptions<UpstreamOptions> options, TimeProvider time)
 {
+    public IReadOnlyDictionary<string, string> Aliases => options.Value.Aliases;
+
     public string ResolveAlias(string model) => options.Value.Aliases.TryGetValue(model, out var target) ? target : model;
 
     public RouteOutcome Candidates(RoutingTable table, string model, List<UpstreamServer> into)

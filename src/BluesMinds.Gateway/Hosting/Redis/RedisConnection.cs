@@ -16,6 +16,21 @@ internal sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDi
 
     public Task<IConnectionMultiplexer> GetAsync() => _multiplexer.Value;
 
+    /// <summary>Publishes a message; false when Redis could not be reached (callers fall back to their refresh interval).</summary>
+    public async Task<bool> TryPublishAsync(RedisChannel channel, string message)
+    {
+        try
+        {
+            var multiplexer = await GetAsync();
+            await multiplexer.GetSubscriber().PublishAsync(channel, message);
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully)

@@ -39,24 +39,14 @@ internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, ILogg
 
     private async Task PublishAsync(string message)
     {
-        if (redis is null)
+        if (redis is not null && !await redis.TryPublishAsync(Channel, message))
         {
-            return;
-        }
-
-        try
-        {
-            var multiplexer = await redis.GetAsync();
-            await multiplexer.GetSubscriber().PublishAsync(Channel, message);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            LogPublishFailed(logger, ex);
+            LogPublishFailed(logger);
         }
     }
 
     [LoggerMessage(EventId = 2110, Level = LogLevel.Warning, Message = "Could not publish an API key invalidation; other instances will catch up when their cache entry expires")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception);
+    private static partial void LogPublishFailed(ILogger logger);
 }
 
 /// <summary>Listens for invalidations from other instances (only registered when Redis is configured).</summary>

@@ -75,19 +75,9 @@ internal sealed partial class RoutingTableSource(
     public async Task ChangedAsync(CancellationToken cancellationToken)
     {
         await ReloadAsync(cancellationToken);
-        if (redis is null)
+        if (redis is not null && !await redis.TryPublishAsync(Channel, "changed"))
         {
-            return;
-        }
-
-        try
-        {
-            var multiplexer = await redis.GetAsync();
-            await multiplexer.GetSubscriber().PublishAsync(Channel, "changed");
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            LogPublishFailed(logger, ex);
+            LogPublishFailed(logger);
         }
     }
 
@@ -97,7 +87,7 @@ internal sealed partial class RoutingTableSource(
     private static partial void LogUndecryptable(ILogger logger, string server, Exception exception);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Could not announce a server change; other instances pick it up at their next refresh")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception);
+    private static partial void LogPublishFailed(ILogger logger);
 }
 
 /// <summary>Keeps every instance's table fresh: periodic reload, plus Redis announcements when configured.</summary>

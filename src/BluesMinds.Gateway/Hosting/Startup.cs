@@ -1,4 +1,3 @@
-using System.Reflection;
 using BluesMinds.Gateway.Hosting.Configuration;
 using BluesMinds.Gateway.Hosting.Database;
 using BluesMinds.Gateway.Hosting.Logging;
@@ -15,8 +14,7 @@ internal sealed class Startup(WebApplication app, DevelopmentSecretsOutcome deve
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BluesMinds.Gateway.Startup");
         var target = app.Services.GetRequiredService<DatabaseTarget>();
-        var version = typeof(Startup).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
-        Log.Starting(logger, version, app.Environment.EnvironmentName, target.Description);
+        Log.Starting(logger, GatewayVersion.Current, app.Environment.EnvironmentName, target.Description);
 
         if (developmentSecrets is DevelopmentSecretsOutcome.Generated or DevelopmentSecretsOutcome.Reused)
         {

@@ -85,7 +85,7 @@ internal static class AccountEndpoints
             return Problems.Conflict("An account with this email already exists.");
         }
 
-        var response = sessions.Respond(http, user, await PlanCodeAsync(db, user.PlanId, cancellationToken), session);
+        var response = sessions.Respond(http, user, await PlanCodes.OfAsync(db, user.PlanId, cancellationToken), session);
         return TypedResults.Created("/api/auth/me", response);
     }
 
@@ -154,7 +154,7 @@ internal static class AccountEndpoints
         var session = sessions.Open(db, user, http);
         audit.Record(db, http, AuditActions.LoginSucceeded, user.Id, "user", user.Id.ToString());
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(sessions.Respond(http, user, await PlanCodeAsync(db, user.PlanId, cancellationToken), session));
+        return TypedResults.Ok(sessions.Respond(http, user, await PlanCodes.OfAsync(db, user.PlanId, cancellationToken), session));
     }
 
     private static async Task<IResult> Logout(HttpContext http, GatewayDbContext db, SessionTokens tokens, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
@@ -173,7 +173,7 @@ internal static class AccountEndpoints
     {
         var current = CurrentSession.From(http);
         var user = await db.Users.AsNoTracking().SingleAsync(u => u.Id == current.UserId, cancellationToken);
-        return TypedResults.Ok(UserResponse.From(user, await PlanCodeAsync(db, user.PlanId, cancellationToken)));
+        return TypedResults.Ok(UserResponse.From(user, await PlanCodes.OfAsync(db, user.PlanId, cancellationToken)));
     }
 
     private static async Task<IResult> ChangePassword(
@@ -297,7 +297,4 @@ internal static class AccountEndpoints
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
     }
-
-    internal static Task<string> PlanCodeAsync(GatewayDbContext db, int planId, CancellationToken cancellationToken) =>
-        db.BillingPlans.Where(p => p.Id == planId).Select(p => p.Code).SingleAsync(cancellationToken);
 }

@@ -130,7 +130,7 @@ internal static class AdminUserEndpoints
         user.UpdatedAt = now;
         await db.SaveChangesAsync(cancellationToken);
         await invalidation.UserChangedAsync(user.Id);
-        var planCode = plan?.Code ?? await db.BillingPlans.Where(p => p.Id == user.PlanId).Select(p => p.Code).SingleAsync(cancellationToken);
+        var planCode = plan?.Code ?? await PlanCodes.OfAsync(db, user.PlanId, cancellationToken);
         return TypedResults.Ok(new AdminUserResponse(user.Id, user.Email, user.FullName, user.Role, user.Status, planCode, user.CreatedAt, user.LastLoginAt, user.SuspendedAt));
     }
 

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -11,9 +10,6 @@ namespace BluesMinds.Gateway.Hosting.Health;
 /// </summary>
 internal static class HealthEndpoints
 {
-    private static readonly string Version =
-        typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
-
     private static readonly Dictionary<HealthStatus, int> StatusCodes = new()
     {
         [HealthStatus.Healthy] = 200,
@@ -48,7 +44,7 @@ internal static class HealthEndpoints
                 return WriteAsync(context, new
                 {
                     status = Name(report.Status),
-                    version = Version,
+                    version = GatewayVersion.Current,
                     uptime_seconds = (long)(time.GetUtcNow() - started).TotalSeconds,
                     checks = Checks(report),
                 });

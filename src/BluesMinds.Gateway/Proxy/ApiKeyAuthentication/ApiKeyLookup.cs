@@ -45,8 +45,6 @@ internal sealed class ApiKeyLookup(
     // Bumped by every invalidation: a load that started before one must not put its (possibly stale) answer in the cache.
     private long _generation;
 
-    public int CachedCount => _cache.Count;
-
     public async ValueTask<ApiKeyResolution> ResolveAsync(string presented, CancellationToken cancellationToken)
     {
         if (!ApiKeySecrets.HasKeyShape(presented))

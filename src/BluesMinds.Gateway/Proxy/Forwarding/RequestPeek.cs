@@ -21,8 +21,6 @@ internal sealed class RequestPeek
 
     public int? MaxTokens { get; private set; }
 
-    public bool HasStreamOptions { get; private set; }
-
     /// <summary>Null when the body is acceptable; otherwise the OpenAI-style problem.</summary>
     public PeekProblem? Problem { get; private set; }
 
@@ -117,12 +115,6 @@ internal sealed class RequestPeek
                     Problem ??= Invalid("stream", "must be a boolean");
                 }
 
-                reader.Skip();
-            }
-            else if (reader.ValueTextEquals("stream_options"u8))
-            {
-                reader.Read();
-                HasStreamOptions = reader.TokenType == JsonTokenType.StartObject;
                 reader.Skip();
             }
             else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8))

@@ -38,8 +38,6 @@ internal sealed record UpstreamServer(
 /// </summary>
 internal sealed class RoutingTable
 {
-    public static readonly RoutingTable Empty = new([]);
-
     private readonly FrozenDictionary<string, UpstreamServer[]> _byModel;
 
     public RoutingTable(IReadOnlyList<UpstreamServer> servers)

@@ -19,10 +19,6 @@ internal sealed class UsageQueue
 
     public ChannelReader<UsageRecord> Reader => _channel.Reader;
 
-    public int Count => _channel.Reader.Count;
-
     public ValueTask EnqueueAsync(UsageRecord record) =>
         _channel.Writer.TryWrite(record) ? ValueTask.CompletedTask : _channel.Writer.WriteAsync(record, CancellationToken.None);
-
-    public void Complete() => _channel.Writer.TryComplete();
 }

@@ -8,8 +8,6 @@ internal readonly record struct CurrentSession(Guid UserId, Guid SessionId, stri
 {
     public const string ViaCookieItem = "bm.session.via-cookie";
 
-    public bool IsAdmin => Role == Data.Entities.UserRoles.Admin;
-
     public static CurrentSession From(HttpContext context)
     {
         var user = context.User;

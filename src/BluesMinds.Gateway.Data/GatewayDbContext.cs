@@ -17,6 +17,10 @@ public abstract class GatewayDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<UsageLog> UsageLogs => Set<UsageLog>();
 
+    public DbSet<UsageDaily> UsageDaily => Set<UsageDaily>();
+
+    public DbSet<ModelPrice> ModelPrices => Set<ModelPrice>();
+
     public DbSet<RateLimit> RateLimits => Set<RateLimit>();
 
     public DbSet<BillingPlan> BillingPlans => Set<BillingPlan>();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 using BluesMinds.Gateway.Proxy.Forwarding;
+using BluesMinds.Gateway.Proxy.Limits;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 
 namespace BluesMinds.Gateway.Proxy;
@@ -22,6 +23,15 @@ internal sealed class ProxyContext(HttpContext http, ProxyOperation operation, U
     public ReadOnlyMemory<byte> Body { get; set; }
 
     public RequestPeek? Peek { get; set; }
+
+    /// <summary>The prompt's tokens as counted here (input of embeddings), for the reservation and for estimates.</summary>
+    public int? PromptTokens { get; set; }
+
+    /// <summary>The limits that applied, once stage 3 has run.</summary>
+    public LimitPolicy? Policy { get; set; }
+
+    /// <summary>The reservation to settle when the request ends.</summary>
+    public LimitLease? Lease { get; set; }
 
     /// <summary>The model name sent upstream (after alias mapping).</summary>
     public string? UpstreamModel { get; set; }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using BluesMinds.Gateway.Hosting.Settings;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 using BluesMinds.Gateway.Proxy.Forwarding;
+using BluesMinds.Gateway.Proxy.Limits;
 using BluesMinds.Gateway.Proxy.ModelRouting;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.Extensions.Options;
@@ -40,6 +41,8 @@ internal sealed class ProxyPipeline(
     UpstreamForwarder forwarder,
     UpstreamHealthRegistry health,
     TokenCounter tokens,
+    LimitGate limits,
+    PriceBook prices,
     UsageQueue usageQueue,
     IOptions<AppOptions> app,
     TimeProvider time)
@@ -76,7 +79,12 @@ internal sealed class ProxyPipeline(
 
             context.Usage.ModelRequested = context.Peek!.Model;
 
-            // [3] Limits and token reservation: the limits issue plugs in here.
+            // [3] Limits: requests, concurrency, and prompt plus max_tokens reserved against the
+            // per-minute tokens and the monthly quota, all in one atomic step.
+            if (!await limits.AdmitAsync(context))
+            {
+                return;
+            }
 
             // [4] Model routing.
             var model = context.Peek.Model!;
@@ -113,8 +121,10 @@ internal sealed class ProxyPipeline(
         }
         finally
         {
-            // [6] Usage: exactly one record per authenticated request, whatever happened above.
+            // [6] Usage: exactly one record per authenticated request, whatever happened above,
+            // and the reservation settled to it.
             Account(context, usage);
+            await LimitGate.SettleAsync(context, context.Usage);
             await usageQueue.EnqueueAsync(context.Usage);
         }
     }
@@ -127,6 +137,7 @@ internal sealed class ProxyPipeline(
             return;
         }
 
+        await limits.ApplyHeadersAsync(http, key);
         var table = await tables.GetAsync(http.RequestAborted);
         var now = time.GetUtcNow();
         var served = table.Servers
@@ -193,6 +204,7 @@ internal sealed class ProxyPipeline(
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
+            await limits.ApplyHeadersAsync(context.Http, context.Key!);
             await ProxyErrors.WriteAsync(context, 413, $"The request body is larger than the limit of {limit} bytes.", "request_too_large");
             return false;
         }
@@ -202,6 +214,7 @@ internal sealed class ProxyPipeline(
         if (context.Peek.Problem is { } problem)
         {
             context.Usage.ModelRequested = context.Peek.Model;
+            await limits.ApplyHeadersAsync(context.Http, context.Key!);
             await ProxyErrors.WriteAsync(context, 400, problem.Message, problem.Code, problem.Param);
             return false;
         }
@@ -209,8 +222,15 @@ internal sealed class ProxyPipeline(
         return true;
     }
 
-    /// <summary>Final token counts: the upstream's own when it reported them, otherwise counted here and flagged.</summary>
+    /// <summary>Final token counts (the upstream's own when it reported them, otherwise counted here and flagged) and their cost.</summary>
     private void Account(ProxyContext context, UsageReader? usage)
+    {
+        CountTokens(context, usage);
+        var record = context.Usage;
+        record.CostMicros = prices.CostMicros(record);
+    }
+
+    private void CountTokens(ProxyContext context, UsageReader? usage)
     {
         var record = context.Usage;
         record.LatencyMs = context.ElapsedMs;
@@ -238,11 +258,11 @@ internal sealed class ProxyPipeline(
         record.TokensEstimated = true;
         if (context.Operation == ProxyOperation.Embeddings)
         {
-            record.PromptTokens = tokens.CountEmbeddingInput(body);
+            record.PromptTokens = context.PromptTokens ?? tokens.CountEmbeddingInput(body);
         }
         else
         {
-            record.PromptTokens = tokens.CountChatPrompt(body);
+            record.PromptTokens = context.PromptTokens ?? tokens.CountChatPrompt(body);
             record.CompletionTokens = tokens.Count(context.Peek!.Stream ? usage.CompletionText : usage.NonStreamedCompletionText());
         }
 

@@ -1,6 +1,7 @@
 using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Security;
 using BluesMinds.Gateway.Proxy.Forwarding;
+using BluesMinds.Gateway.Proxy.Limits;
 using BluesMinds.Gateway.Proxy.ModelRouting;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.Extensions.Options;
@@ -35,10 +36,35 @@ internal static class ProxyRegistration
         services.AddSingleton<UpstreamHealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<UpstreamHealthMonitor>());
         services.AddSingleton<TokenCounter>();
+        AddLimits(services);
+        services.AddSingleton(sp => new PriceBook(sp.GetRequiredService<IServiceScopeFactory>(), sp.GetService<RedisConnection>()));
+        services.AddHostedService(sp => new PriceBookRefreshJob(
+            sp.GetRequiredService<PriceBook>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PriceBookRefreshJob>>(), sp.GetService<RedisConnection>()));
         services.AddSingleton<UsageQueue>();
+        services.AddSingleton<UsageStore>();
         services.AddHostedService<UsageWriter>();
+        services.AddSingleton<UsageRetentionJob>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageRetentionJob>());
         services.AddSingleton<ProxyPipeline>();
         services.AddHealthChecks().AddCheck<UpstreamsHealthCheck>("upstreams");
         return builder;
+    }
+
+    /// <summary>In-process limits for the embedded default; Redis (shared by every replica) when <c>REDIS_URL</c> is set.</summary>
+    private static void AddLimits(IServiceCollection services)
+    {
+        services.AddSingleton<InProcessRateLimiter>();
+        if (services.HasRedis())
+        {
+            services.AddSingleton<RedisRateLimiter>();
+            services.AddSingleton<IRateLimiter>(sp => sp.GetRequiredService<RedisRateLimiter>());
+        }
+        else
+        {
+            services.AddSingleton<IRateLimiter>(sp => sp.GetRequiredService<InProcessRateLimiter>());
+        }
+
+        services.AddSingleton<LimitPolicySource>();
+        services.AddSingleton<LimitGate>();
     }
 }

@@ -463,6 +463,38 @@ namespace BluesMinds.Gateway.Data.Migrations.Postgres
                         });
                 });
 
+            modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.ModelPrice", b =>
+                {
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("model");
+
+                    b.Property<long?>("CachedInputMicrosPerMillion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cached_input_micros_per_million");
+
+                    b.Property<long>("InputMicrosPerMillion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_micros_per_million");
+
+                    b.Property<long>("OutputMicrosPerMillion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_micros_per_million");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Model")
+                        .HasName("pk_model_prices");
+
+                    b.ToTable("model_prices", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_model_prices_values", "input_micros_per_million >= 0 AND output_micros_per_million >= 0 AND (cached_input_micros_per_million IS NULL OR cached_input_micros_per_million >= 0)");
+                        });
+                });
+
             modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.PasswordResetToken", b =>
                 {
                     b.Property<Guid>("Id")
@@ -666,6 +698,77 @@ namespace BluesMinds.Gateway.Data.Migrations.Postgres
                         .HasDatabaseName("ix_stripe_webhook_events_processed_at");
 
                     b.ToTable("stripe_webhook_events", (string)null);
+                });
+
+            modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.UsageDaily", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<Guid>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CachedTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cached_tokens");
+
+                    b.Property<long>("CompletionTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("completion_tokens");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<long>("ErrorRequests")
+                        .HasColumnType("bigint")
+                        .HasColumnName("error_requests");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("model");
+
+                    b.Property<long>("PromptTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("prompt_tokens");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("bigint")
+                        .HasColumnName("requests");
+
+                    b.Property<long>("TotalTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("total_tokens");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_daily");
+
+                    b.HasIndex("Day")
+                        .HasDatabaseName("ix_usage_daily_day");
+
+                    b.HasIndex("UserId", "Day", "ApiKeyId", "Model")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_daily_user_id_day_api_key_id_model");
+
+                    b.ToTable("usage_daily", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_daily_values", "requests >= 0 AND error_requests >= 0 AND prompt_tokens >= 0 AND completion_tokens >= 0 AND cached_tokens >= 0 AND total_tokens >= 0 AND cost_micros >= 0");
+                        });
                 });
 
             modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.UsageLog", b =>

@@ -455,6 +455,38 @@ namespace BluesMinds.Gateway.Data.Migrations.Sqlite
                         });
                 });
 
+            modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.ModelPrice", b =>
+                {
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<long?>("CachedInputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cached_input_micros_per_million");
+
+                    b.Property<long>("InputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_micros_per_million");
+
+                    b.Property<long>("OutputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_micros_per_million");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Model")
+                        .HasName("pk_model_prices");
+
+                    b.ToTable("model_prices", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_model_prices_values", "input_micros_per_million >= 0 AND output_micros_per_million >= 0 AND (cached_input_micros_per_million IS NULL OR cached_input_micros_per_million >= 0)");
+                        });
+                });
+
             modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.PasswordResetToken", b =>
                 {
                     b.Property<Guid>("Id")
@@ -658,6 +690,75 @@ namespace BluesMinds.Gateway.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_stripe_webhook_events_processed_at");
 
                     b.ToTable("stripe_webhook_events", (string)null);
+                });
+
+            modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.UsageDaily", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CachedTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cached_tokens");
+
+                    b.Property<long>("CompletionTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("completion_tokens");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
+                    b.Property<long>("ErrorRequests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("error_requests");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<long>("PromptTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("prompt_tokens");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requests");
+
+                    b.Property<long>("TotalTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total_tokens");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_daily");
+
+                    b.HasIndex("Day")
+                        .HasDatabaseName("ix_usage_daily_day");
+
+                    b.HasIndex("UserId", "Day", "ApiKeyId", "Model")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_daily_user_id_day_api_key_id_model");
+
+                    b.ToTable("usage_daily", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_daily_values", "requests >= 0 AND error_requests >= 0 AND prompt_tokens >= 0 AND completion_tokens >= 0 AND cached_tokens >= 0 AND total_tokens >= 0 AND cost_micros >= 0");
+                        });
                 });
 
             modelBuilder.Entity("BluesMinds.Gateway.Data.Entities.UsageLog", b =>

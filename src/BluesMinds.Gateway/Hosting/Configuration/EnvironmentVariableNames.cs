@@ -43,5 +43,7 @@ internal static class EnvironmentVariableNames
         ("RATE_LIMIT_CONCURRENT_REQUESTS", "RateLimits:ConcurrentRequests"),
         ("RATE_LIMIT_DEFAULT_MAX_TOKENS", "RateLimits:DefaultMaxTokens"),
         ("RATE_LIMIT_REDIS_FAILURE_MODE", "RateLimits:RedisFailureMode"),
+        ("USAGE_JOURNAL_PATH", "Usage:JournalPath"),
+        ("USAGE_RETENTION_DAYS", "Usage:RetentionDays"),
     ];
 }

@@ -1,11 +1,17 @@
 using BluesMinds.Gateway.Hosting.Logging;
 using BluesMinds.Gateway.Hosting.Redis;
+using BluesMinds.Gateway.Hosting.Settings;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace BluesMinds.Gateway.Hosting.Health;
 
-/// <summary>Ready only when Redis answers a PING.</summary>
-internal sealed class RedisHealthCheck(RedisConnection redis, ILogger<RedisHealthCheck> logger) : IHealthCheck
+/// <summary>
+/// Redis answers a PING. When it does not, the answer follows <c>RATE_LIMIT_REDIS_FAILURE_MODE</c>:
+/// <c>closed</c> is not ready (API requests are refused), <c>open</c> is degraded but ready (limits
+/// are enforced per instance until Redis is back).
+/// </summary>
+internal sealed class RedisHealthCheck(RedisConnection redis, IOptions<RateLimitOptions> limits, ILogger<RedisHealthCheck> logger) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -13,12 +19,14 @@ internal sealed class RedisHealthCheck(RedisConnection redis, ILogger<RedisHealt
         {
             var multiplexer = await redis.GetAsync().WaitAsync(cancellationToken);
             await multiplexer.GetDatabase().PingAsync().WaitAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
+            return HealthCheckResult.Healthy("rate limits shared across replicas");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.HealthCheckFailed(logger, "redis", ex);
-            return HealthCheckResult.Unhealthy("cannot connect");
+            return limits.Value.RedisFailureMode == "open"
+                ? HealthCheckResult.Degraded("cannot connect; rate limits are enforced per instance until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=open)")
+                : HealthCheckResult.Unhealthy("cannot connect; API requests are refused until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=closed)");
         }
     }
 }

@@ -20,7 +20,7 @@ internal static class ApiErrors
         path.StartsWithSegments("/api/v1", StringComparison.OrdinalIgnoreCase) ||
         path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase);
 
-    public static async Task WriteAsync(HttpContext context, int status, string title, string detail, string? openAiCode = null, string? param = null)
+    public static async Task WriteAsync(HttpContext context, int status, string title, string detail, string? openAiCode = null, string? param = null, string? openAiType = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -32,7 +32,7 @@ internal static class ApiErrors
         response.Headers.CacheControl = "no-store";
         if (IsOpenAiRoute(context.Request.Path))
         {
-            var error = new OpenAiErrorEnvelope(new OpenAiError(detail, OpenAiType(status), param, openAiCode));
+            var error = new OpenAiErrorEnvelope(new OpenAiError(detail, openAiType ?? OpenAiType(status), param, openAiCode));
             await response.WriteAsJsonAsync(error, OpenAiErrorOptions, "application/json", context.RequestAborted);
             return;
         }

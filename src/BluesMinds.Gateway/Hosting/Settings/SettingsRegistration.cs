@@ -14,6 +14,7 @@ internal static class SettingsRegistration
         Add<StripeOptions, StripeOptionsValidator>(services, configuration, StripeOptions.Section);
         Add<ObservabilityOptions, ObservabilityOptionsValidator>(services, configuration, ObservabilityOptions.Section);
         Add<RateLimitOptions, RateLimitOptionsValidator>(services, configuration, RateLimitOptions.Section);
+        Add<UsageOptions, UsageOptionsValidator>(services, configuration, UsageOptions.Section);
         services.AddOptions<FeatureOptions>().Bind(configuration.GetSection(FeatureOptions.Section)).ValidateOnStart();
         return services;
     }

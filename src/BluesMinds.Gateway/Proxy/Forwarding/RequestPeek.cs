@@ -21,6 +21,9 @@ internal sealed class RequestPeek
 
     public int? MaxTokens { get; private set; }
 
+    /// <summary>How many choices the client asked for; each may use up to <see cref="MaxTokens"/>.</summary>
+    public int Choices { get; private set; } = 1;
+
     /// <summary>Null when the body is acceptable; otherwise the OpenAI-style problem.</summary>
     public PeekProblem? Problem { get; private set; }
 
@@ -143,6 +146,10 @@ internal sealed class RequestPeek
                 if (reader.TokenType != JsonTokenType.Null && (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var n) || n is < 1 or > 128))
                 {
                     Problem ??= Invalid("n", "must be an integer from 1 to 128");
+                }
+                else if (reader.TokenType == JsonTokenType.Number)
+                {
+                    Choices = reader.GetInt32();
                 }
 
                 reader.Skip();

@@ -30,6 +30,9 @@ internal sealed class UsageRecord
 
     public bool TokensEstimated { get; set; }
 
+    /// <summary>Micro-dollars from the price table at the time the request ended.</summary>
+    public long CostMicros { get; set; }
+
     public int LatencyMs { get; set; }
 
     public int? TimeToFirstByteMs { get; set; }

@@ -1,113 +1,188 @@
-using BluesMinds.Gateway.Data;
-using BluesMinds.Gateway.Data.Entities;
-using BluesMinds.Gateway.Features.Shared;
-using Microsoft.EntityFrameworkCore;
+using BluesMinds.Gateway.Hosting.Settings;
+using Microsoft.Extensions.Options;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
 /// <summary>
-/// Drains <see cref="UsageQueue"/> into <c>usage_logs</c> in batches, retrying with backoff while the
-/// database is away and flushing what is left at shutdown. Inserts are idempotent on request id.
+/// Drains <see cref="UsageQueue"/> into the database in batches, and loses no record:
+/// <list type="bullet">
+/// <item>each batch is appended to the <see cref="UsageJournal"/> (fsync'd) before its insert, and the
+/// journal is emptied once the insert commits, so a crash mid-batch is replayed at the next start;</item>
+/// <item>while the database is away, batches keep going to the journal (the queue never fills up
+/// because of an outage) and the journal is replayed with backoff until it is in;</item>
+/// <item>at shutdown the queue is drained into the journal, then written if the database answers.</item>
+/// </list>
+/// Inserts are idempotent on request id, so a replay never duplicates a record.
 /// </summary>
-internal sealed partial class UsageWriter(UsageQueue queue, IServiceScopeFactory scopes, ILogger<UsageWriter> logger) : BackgroundService
+internal sealed partial class UsageWriter(
+    UsageQueue queue, UsageStore store, IOptions<UsageOptions> usage, IOptions<AppOptions> app, IHostEnvironment environment, TimeProvider time, ILogger<UsageWriter> logger)
+    : BackgroundService
 {
-    private const int BatchSize = 500;
+    public const int BatchSize = 500;
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(10);
+
+    private UsageJournal? _journal;
+    private bool _pending;
+    private TimeSpan _delay = FirstRetry;
+    private DateTimeOffset _nextAttempt;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Opened here so that a journal held by another instance stops start-up with a clear error.
+        var dataDirectory = AppOptions.ResolveDataDirectory(app.Value.DataDirectory, environment.ContentRootPath);
+        _journal = new UsageJournal(usage.Value.ResolveJournalPath(dataDirectory), logger);
+        _pending = _journal.HasRecords;
+        return base.StartAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var journal = _journal!;
         var batch = new List<UsageRecord>(BatchSize);
         var reader = queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken))
+            while (true)
             {
-                while (batch.Count < BatchSize && reader.TryRead(out var record))
+                if (_pending)
                 {
-                    batch.Add(record);
+                    await ReplayIfDueAsync(journal);
+                    await WaitForRecordsAsync(reader, _nextAttempt - time.GetUtcNow(), stoppingToken);
+                }
+                else if (!await reader.WaitToReadAsync(stoppingToken))
+                {
+                    break;
                 }
 
-                await WriteWithRetryAsync(batch, stoppingToken);
-                batch.Clear();
+                Drain(reader, batch);
+                if (batch.Count > 0)
+                {
+                    await WriteAsync(journal, batch);
+                    batch.Clear();
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
 
-        // Shutdown: whatever is still queued or in hand is written before the process ends.
-        while (reader.TryRead(out var record))
+        // Shutdown: everything still queued goes to the journal first, then to the database if it answers.
+        Drain(reader, batch, int.MaxValue);
+        if (batch.Count > 0)
+        {
+            journal.Append(batch);
+            _pending = true;
+        }
+
+        if (_pending)
+        {
+            _nextAttempt = DateTimeOffset.MinValue;
+            await ReplayIfDueAsync(journal);
+            if (_pending)
+            {
+                LogLeftInJournal(logger, journal.FilePath);
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _journal?.Dispose();
+        base.Dispose();
+    }
+
+    private async Task WriteAsync(UsageJournal journal, List<UsageRecord> batch)
+    {
+        journal.Append(batch);
+        if (_pending)
+        {
+            // The database is away: the batch waits in the journal for the next replay.
+            return;
+        }
+
+        try
+        {
+            await store.InsertAsync(batch);
+            journal.Clear();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogWriteFailed(logger, batch.Count, ex);
+            _pending = true;
+            ScheduleRetry();
+        }
+    }
+
+    private async Task ReplayIfDueAsync(UsageJournal journal)
+    {
+        if (time.GetUtcNow() < _nextAttempt)
+        {
+            return;
+        }
+
+        try
+        {
+            var replayed = 0;
+            foreach (var chunk in journal.Read(BatchSize))
+            {
+                await store.InsertAsync(chunk);
+                replayed += chunk.Count;
+            }
+
+            journal.Clear();
+            _pending = false;
+            _delay = FirstRetry;
+            LogReplayed(logger, replayed);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogReplayFailed(logger, _delay.TotalSeconds, ex);
+            ScheduleRetry();
+        }
+    }
+
+    private void ScheduleRetry()
+    {
+        _nextAttempt = time.GetUtcNow() + _delay;
+        _delay = TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, LastRetry.Ticks));
+    }
+
+    private static async Task WaitForRecordsAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        wait.CancelAfter(timeout);
+        try
+        {
+            await reader.WaitToReadAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static void Drain(System.Threading.Channels.ChannelReader<UsageRecord> reader, List<UsageRecord> batch, int max = BatchSize)
+    {
+        while (batch.Count < max && reader.TryRead(out var record))
         {
             batch.Add(record);
         }
-
-        if (batch.Count > 0)
-        {
-            await WriteWithRetryAsync(batch, CancellationToken.None, attempts: 3);
-        }
     }
 
-    private async Task WriteWithRetryAsync(List<UsageRecord> batch, CancellationToken stoppingToken, int attempts = int.MaxValue)
-    {
-        var delay = TimeSpan.FromMilliseconds(200);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await InsertAsync(batch);
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException && attempt < attempts)
-            {
-                LogWriteFailed(logger, batch.Count, attempt, ex);
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
-            }
-        }
-    }
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Could not write {Count} usage record(s); they are kept in the journal and retried")]
+    private static partial void LogWriteFailed(ILogger logger, int count, Exception exception);
 
-    private async Task InsertAsync(List<UsageRecord> batch)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
-        db.UsageLogs.AddRange(batch.Select(ToRow));
-        try
-        {
-            await db.SaveChangesAsync();
-        }
-        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
-        {
-            // A record already written (a retry after an ambiguous failure): insert the rest one by one.
-            db.ChangeTracker.Clear();
-            var ids = batch.Select(r => r.RequestId).ToList();
-            var existing = (await db.UsageLogs.Where(u => ids.Contains(u.RequestId)).Select(u => u.RequestId).ToListAsync()).ToHashSet(StringComparer.Ordinal);
-            db.UsageLogs.AddRange(batch.Where(r => !existing.Contains(r.RequestId)).Select(ToRow));
-            await db.SaveChangesAsync();
-        }
-    }
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Could not replay the usage journal; next attempt in {Seconds} s")]
+    private static partial void LogReplayFailed(ILogger logger, double seconds, Exception exception);
 
-    private static UsageLog ToRow(UsageRecord r) => new()
-    {
-        RequestId = r.RequestId,
-        UserId = r.UserId,
-        ApiKeyId = r.ApiKeyId,
-        Endpoint = r.Endpoint,
-        ModelRequested = r.ModelRequested,
-        ModelServed = r.ModelServed,
-        ServerId = r.ServerId,
-        PromptTokens = r.PromptTokens,
-        CompletionTokens = r.CompletionTokens,
-        CachedTokens = r.CachedTokens,
-        TotalTokens = r.TotalTokens,
-        TokensEstimated = r.TokensEstimated,
-        LatencyMs = r.LatencyMs,
-        TimeToFirstByteMs = r.TimeToFirstByteMs,
-        Streamed = r.Streamed,
-        ClientDisconnected = r.ClientDisconnected,
-        StatusCode = r.StatusCode,
-        ErrorCode = r.ErrorCode,
-        CreatedAt = r.CreatedAt,
-    };
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Replayed {Count} usage record(s) from the journal into the database")]
+    private static partial void LogReplayed(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Could not write {Count} usage record(s) (attempt {Attempt}); retrying")]
-    private static partial void LogWriteFailed(ILogger logger, int count, int attempt, Exception exception);
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "The database did not answer at shutdown; usage records stay in {Path} and are replayed at the next start")]
+    private static partial void LogLeftInJournal(ILogger logger, string path);
 }

@@ -1,0 +1,93 @@
+using BluesMinds.Gateway.Data;
+using BluesMinds.Gateway.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace BluesMinds.Gateway.Proxy.UsageAccounting;
+
+/// <summary>
+/// Writes a batch of usage records and their daily rollups in one transaction. Records whose
+/// request id is already stored are skipped (a replay), and the rollups count only what was
+/// inserted, so replaying any batch any number of times changes nothing. Rollups are added with
+/// atomic increments, so replicas writing the same day never lose an update.
+/// </summary>
+internal sealed class UsageStore(IServiceScopeFactory scopes)
+{
+    public async Task InsertAsync(IReadOnlyList<UsageRecord> batch)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync();
+
+        var ids = batch.Select(r => r.RequestId).Distinct(StringComparer.Ordinal).ToList();
+        var existing = (await db.UsageLogs.Where(u => ids.Contains(u.RequestId)).Select(u => u.RequestId).ToListAsync())
+            .ToHashSet(StringComparer.Ordinal);
+        var fresh = new List<UsageRecord>(batch.Count);
+        foreach (var record in batch)
+        {
+            if (existing.Add(record.RequestId))
+            {
+                fresh.Add(record);
+            }
+        }
+
+        if (fresh.Count == 0)
+        {
+            return;
+        }
+
+        db.UsageLogs.AddRange(fresh.Select(ToRow));
+        await db.SaveChangesAsync();
+
+        foreach (var day in fresh
+            .Where(r => r.UserId is not null && r.ApiKeyId is not null)
+            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: r.ModelRequested ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
+        {
+            var (user, key, model, date) = day.Key;
+            long requests = day.Count();
+            long errors = day.Count(r => r.StatusCode >= 400);
+            long prompt = day.Sum(r => (long)r.PromptTokens);
+            long completion = day.Sum(r => (long)r.CompletionTokens);
+            long cached = day.Sum(r => (long)r.CachedTokens);
+            long total = day.Sum(r => (long)r.TotalTokens);
+            long cost = day.Sum(r => r.CostMicros);
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO usage_daily (user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros)
+                VALUES ({user}, {key}, {model}, {date}, {requests}, {errors}, {prompt}, {completion}, {cached}, {total}, {cost})
+                ON CONFLICT (user_id, day, api_key_id, model) DO UPDATE SET
+                    requests = usage_daily.requests + excluded.requests,
+                    error_requests = usage_daily.error_requests + excluded.error_requests,
+                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+                    cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,
+                    total_tokens = usage_daily.total_tokens + excluded.total_tokens,
+                    cost_micros = usage_daily.cost_micros + excluded.cost_micros
+                """);
+        }
+
+        await transaction.CommitAsync();
+    }
+
+    private static UsageLog ToRow(UsageRecord r) => new()
+    {
+        RequestId = r.RequestId,
+        UserId = r.UserId,
+        ApiKeyId = r.ApiKeyId,
+        Endpoint = r.Endpoint,
+        ModelRequested = r.ModelRequested,
+        ModelServed = r.ModelServed,
+        ServerId = r.ServerId,
+        PromptTokens = r.PromptTokens,
+        CompletionTokens = r.CompletionTokens,
+        CachedTokens = r.CachedTokens,
+        TotalTokens = r.TotalTokens,
+        TokensEstimated = r.TokensEstimated,
+        CostMicros = r.CostMicros,
+        LatencyMs = r.LatencyMs,
+        TimeToFirstByteMs = r.TimeToFirstByteMs,
+        Streamed = r.Streamed,
+        ClientDisconnected = r.ClientDisconnected,
+        StatusCode = r.StatusCode,
+        ErrorCode = r.ErrorCode,
+        CreatedAt = r.CreatedAt,
+    };
+}

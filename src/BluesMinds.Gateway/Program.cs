@@ -1,7 +1,9 @@
 using BluesMinds.Gateway.Features.Accounts;
 using BluesMinds.Gateway.Features.Admin;
 using BluesMinds.Gateway.Features.ApiKeys;
+using BluesMinds.Gateway.Features.Pricing;
 using BluesMinds.Gateway.Features.Upstreams;
+using BluesMinds.Gateway.Features.Usage;
 using BluesMinds.Gateway.Hosting;
 using BluesMinds.Gateway.Hosting.Configuration;
 using BluesMinds.Gateway.Hosting.Database;
@@ -55,6 +57,9 @@ app.MapAccounts();
 app.MapApiKeys();
 app.MapAdminUsers();
 app.MapAuditLogs();
+app.MapAdminUsage();
+app.MapPricing();
+app.MapUsage();
 app.MapUpstreams();
 app.MapProxy();
 

@@ -1,4 +1,5 @@
 using BluesMinds.Gateway.Hosting.Redis;
+using BluesMinds.Gateway.Proxy.Limits;
 using StackExchange.Redis;
 
 namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
@@ -8,7 +9,7 @@ namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 /// Redis channel to the others when <c>REDIS_URL</c> is set. The short cache lifetime is the
 /// backstop if a message is lost.
 /// </summary>
-internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, ILogger<ApiKeyCacheInvalidation> logger, RedisConnection? redis = null)
+internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, LimitPolicySource policies, ILogger<ApiKeyCacheInvalidation> logger, RedisConnection? redis = null)
 {
     public static readonly RedisChannel Channel = RedisChannel.Literal("bluesminds:api-keys:invalidate");
 
@@ -21,6 +22,7 @@ internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, ILogg
     public Task UserChangedAsync(Guid userId)
     {
         lookup.InvalidateUser(userId);
+        policies.InvalidateUser(userId);
         return PublishAsync("u:" + userId.ToString("N"));
     }
 
@@ -34,6 +36,7 @@ internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, ILogg
         else if (message.StartsWith("u:", StringComparison.Ordinal) && Guid.TryParseExact(message.AsSpan(2), "N", out var userId))
         {
             lookup.InvalidateUser(userId);
+            policies.InvalidateUser(userId);
         }
     }
 
@@ -84,6 +87,7 @@ internal static class ApiKeyAuthenticationRegistration
         services.AddSingleton<ApiKeyLookup>();
         services.AddSingleton(sp => new ApiKeyCacheInvalidation(
             sp.GetRequiredService<ApiKeyLookup>(),
+            sp.GetRequiredService<LimitPolicySource>(),
             sp.GetRequiredService<ILogger<ApiKeyCacheInvalidation>>(),
             sp.GetService<RedisConnection>()));
         services.AddSingleton<ApiKeyLastUsedFlushJob>();

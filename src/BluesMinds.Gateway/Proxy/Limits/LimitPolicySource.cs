@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BluesMinds.Gateway.Data;
+using BluesMinds.Gateway.Data.Entities;
 using BluesMinds.Gateway.Hosting.Settings;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 using Microsoft.EntityFrameworkCore;
@@ -103,11 +104,7 @@ internal sealed partial class LimitPolicySource(
         var keyRow = rows.SingleOrDefault(r => r.ApiKeyId == key.KeyId);
         var defaults = options.Value;
 
-        var account = new LimitSet(
-            user?.RequestsPerMinute ?? planRow?.RequestsPerMinute ?? plan?.RequestsPerMinute ?? defaults.RequestsPerMinute,
-            user?.TokensPerMinute ?? planRow?.TokensPerMinute ?? plan?.TokensPerMinute ?? defaults.TokensPerMinute,
-            user?.ConcurrentRequests ?? planRow?.ConcurrentRequests ?? plan?.ConcurrentRequests ?? defaults.ConcurrentRequests,
-            user?.MonthlyTokenQuota ?? planRow?.MonthlyTokenQuota ?? plan?.MonthlyTokenQuota ?? 0);
+        var account = AccountLimits(user, planRow, plan, defaults);
         var keyLimits = new LimitSet(keyRow?.RequestsPerMinute ?? 0, keyRow?.TokensPerMinute ?? 0, keyRow?.ConcurrentRequests ?? 0, keyRow?.MonthlyTokenQuota ?? 0);
 
         var firstDay = DateOnly.FromDateTime(period.Start.UtcDateTime);
@@ -122,6 +119,22 @@ internal sealed partial class LimitPolicySource(
             new LimitScope("account", LimitScope.AccountKey(key.UserId), account, accountUsed),
             keyLimits.IsEmpty ? null : new LimitScope("key", LimitScope.KeyKey(key.UserId, key.KeyId), keyLimits, keyUsed),
             period);
+    }
+
+    /// <summary>The account's limits: user override, else the plan's <c>rate_limits</c> row, else the plan, else the defaults.</summary>
+    public static LimitSet AccountLimits(RateLimit? user, RateLimit? planRow, BillingPlan? plan, RateLimitOptions defaults) => new(
+        user?.RequestsPerMinute ?? planRow?.RequestsPerMinute ?? plan?.RequestsPerMinute ?? defaults.RequestsPerMinute,
+        user?.TokensPerMinute ?? planRow?.TokensPerMinute ?? plan?.TokensPerMinute ?? defaults.TokensPerMinute,
+        user?.ConcurrentRequests ?? planRow?.ConcurrentRequests ?? plan?.ConcurrentRequests ?? defaults.ConcurrentRequests,
+        user?.MonthlyTokenQuota ?? planRow?.MonthlyTokenQuota ?? plan?.MonthlyTokenQuota ?? 0);
+
+    /// <summary>Reads a user's account limits (for usage pages; the hot path uses the cache).</summary>
+    public static async Task<LimitSet> ReadAccountLimitsAsync(GatewayDbContext db, Guid userId, RateLimitOptions defaults, CancellationToken cancellationToken)
+    {
+        var planId = await db.Users.Where(u => u.Id == userId).Select(u => u.PlanId).SingleAsync(cancellationToken);
+        var rows = await db.RateLimits.AsNoTracking().Where(r => r.PlanId == planId || r.UserId == userId).ToListAsync(cancellationToken);
+        var plan = await db.BillingPlans.AsNoTracking().SingleOrDefaultAsync(p => p.Id == planId, cancellationToken);
+        return AccountLimits(rows.SingleOrDefault(r => r.UserId == userId), rows.SingleOrDefault(r => r.PlanId == planId), plan, defaults);
     }
 
     private static LimitPolicy NewPeriod(LimitPolicy old, DateTimeOffset now) => old with

@@ -58,6 +58,7 @@ app.MapApiKeys();
 app.MapAdminUsers();
 app.MapAuditLogs();
 app.MapAdminUsage();
+app.MapRateLimits();
 app.MapPricing();
 app.MapUsage();
 app.MapUpstreams();

@@ -26,12 +26,23 @@ internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, Limit
         return PublishAsync("u:" + userId.ToString("N"));
     }
 
+    /// <summary>A plan's limits changed: every cached limit policy is dropped, here and on the other instances.</summary>
+    public Task AllLimitsChangedAsync()
+    {
+        policies.InvalidateAll();
+        return PublishAsync("limits:all");
+    }
+
     /// <summary>Applies a message from another instance.</summary>
     public void Apply(string message)
     {
         if (message.StartsWith("k:", StringComparison.Ordinal) && message.Length == 2 + 64)
         {
             lookup.Invalidate(Convert.FromHexString(message.AsSpan(2)));
+        }
+        else if (message == "limits:all")
+        {
+            policies.InvalidateAll();
         }
         else if (message.StartsWith("u:", StringComparison.Ordinal) && Guid.TryParseExact(message.AsSpan(2), "N", out var userId))
         {

@@ -36,6 +36,7 @@ internal static class ProxyRegistration
         services.AddSingleton<UpstreamHealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<UpstreamHealthMonitor>());
         services.AddSingleton<TokenCounter>();
+        services.AddHostedService<TokenCounterWarmUp>();
         AddLimits(services);
         services.AddSingleton(sp => new PriceBook(sp.GetRequiredService<IServiceScopeFactory>(), sp.GetService<RedisConnection>()));
         services.AddHostedService(sp => new PriceBookRefreshJob(

@@ -3,8 +3,8 @@ using Microsoft.ML.Tokenizers;
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
 /// <summary>
-/// Counts tokens with the o200k_base encoding (GPT-4o family) when an upstream reports no usage;
-/// such counts are flagged as estimated.
+/// Counts tokens with the o200k_base encoding (GPT-4o family): every prompt, for the limits'
+/// reservation, and the completion when an upstream reports no usage (flagged as estimated).
 /// </summary>
 internal sealed class TokenCounter
 {
@@ -90,4 +90,10 @@ internal sealed class TokenCounter
 
         return total;
     }
+}
+
+/// <summary>Loads the tokenizer's vocabulary while the host starts, so that no request pays for it.</summary>
+internal sealed class TokenCounterWarmUp(TokenCounter tokens) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => tokens.Count("warm up"), stoppingToken);
 }

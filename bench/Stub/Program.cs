@@ -1,0 +1,72 @@
+using System.Text;
+
+// A fast OpenAI-compatible upstream for the benchmark: answers from pre-built bytes so that it is
+// never the bottleneck. STUB_CHUNKS content chunks per stream (default 8), STUB_CHUNK_DELAY_MS
+// after each of them (default 0; the first chunk is sent at once, so time to first byte measures
+// only the path), then a usage chunk and [DONE].
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+var app = builder.Build();
+
+var chunks = int.TryParse(Environment.GetEnvironmentVariable("STUB_CHUNKS"), out var c) ? c : 8;
+var delay = int.TryParse(Environment.GetEnvironmentVariable("STUB_CHUNK_DELAY_MS"), out var d) ? d : 0;
+
+var completion = Encoding.UTF8.GetBytes(
+    """{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}""");
+var chunk = Encoding.UTF8.GetBytes(
+    """data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{"content":"Hello "},"finish_reason":null}]}""" + "\n\n");
+var usage = Encoding.UTF8.GetBytes(
+    """data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":""" + chunks + ""","total_tokens":""" + (12 + chunks) + "}}\n\ndata: [DONE]\n\n");
+var embedding = Encoding.UTF8.GetBytes(
+    """{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3,0.4]}],"model":"bench-embed","usage":{"prompt_tokens":4,"total_tokens":4}}""");
+var models = Encoding.UTF8.GetBytes("""{"object":"list","data":[{"id":"bench-model","object":"model","created":0,"owned_by":"bench"}]}""");
+
+var served = 0L;
+app.MapPost("/v1/chat/completions", async (HttpContext http) =>
+{
+    Interlocked.Increment(ref served);
+    var body = await ReadAsync(http.Request);
+    if (body.AsSpan().IndexOf("\"stream\":true"u8) < 0 && body.AsSpan().IndexOf("\"stream\": true"u8) < 0)
+    {
+        http.Response.ContentType = "application/json";
+        http.Response.ContentLength = completion.Length;
+        await http.Response.Body.WriteAsync(completion);
+        return;
+    }
+
+    http.Response.ContentType = "text/event-stream";
+    for (var i = 0; i < chunks; i++)
+    {
+        await http.Response.Body.WriteAsync(chunk, http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+        if (delay > 0)
+        {
+            await Task.Delay(delay, http.RequestAborted);
+        }
+    }
+
+    await http.Response.Body.WriteAsync(usage, http.RequestAborted);
+});
+app.MapPost("/v1/embeddings", async (HttpContext http) =>
+{
+    await ReadAsync(http.Request);
+    http.Response.ContentType = "application/json";
+    http.Response.ContentLength = embedding.Length;
+    await http.Response.Body.WriteAsync(embedding);
+});
+app.MapGet("/v1/models", (HttpContext http) =>
+{
+    http.Response.ContentType = "application/json";
+    return http.Response.Body.WriteAsync(models).AsTask();
+});
+app.MapGet("/health/liveliness", () => "ok");
+// How many completions were asked for: the benchmark compares it with the usage rows written.
+app.MapGet("/stats", () => Interlocked.Read(ref served).ToString(System.Globalization.CultureInfo.InvariantCulture));
+app.Run();
+
+static async Task<byte[]> ReadAsync(HttpRequest request)
+{
+    using var buffer = new MemoryStream();
+    await request.Body.CopyToAsync(buffer);
+    return buffer.ToArray();
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Turns bench/run.sh's results (target, metric, round, value) into the markdown report: the median
+# of the rounds per target, ratios to the bare proxy and to the direct stub, and the usage check.
+set -euo pipefail
+RESULTS=$1
+median() { # target metric
+  awk -F'\t' -v t="$1" -v m="$2" '$1 == t && $2 == m && $4 != "" {print $4}' "$RESULTS" | sort -g |
+    awk '{v[NR] = $1} END {if (NR == 0) print "–"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "–" || b == "–" || b == 0) print "–"; else printf "%.2f", a / b}'; }
+diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "–" || b == "–") print "–"; else printf "%+.3f", a - b}'; }
+
+echo "## Results ($(date -u +%Y-%m-%d), medians of $(awk -F'\t' '$2 == "rps" {print $3}' "$RESULTS" | sort -u | wc -l) interleaved rounds)"
+echo
+echo "| Measure | direct stub | bare proxy (YARP) | BluesMinds embedded | BluesMinds PostgreSQL + Redis | embedded ÷ bare | PG+Redis ÷ bare | embedded ÷ direct |"
+echo "|---|---|---|---|---|---|---|---|"
+row() { # label metric kind(ratio|diff)
+  local d b e s
+  d=$(median direct "$2"); b=$(median bare "$2"); e=$(median embedded "$2"); s=$(median shared "$2")
+  if [ "$3" = diff ]; then
+    echo "| $1 | $d | $b | $e | $s | $(diff_ms "$e" "$b") ms | $(diff_ms "$s" "$b") ms | $(diff_ms "$e" "$d") ms |"
+  else
+    echo "| $1 | $d | $b | $e | $s | $(ratio "$e" "$b") | $(ratio "$s" "$b") | $(ratio "$e" "$d") |"
+  fi
+}
+row "requests/s, 64 connections" rps ratio
+row "CPU µs per request (measured process)" cpu_us_per_request ratio
+row "peak RSS MB (after the 64-connection runs)" rss_peak_mb ratio
+row "p50 ms at 500 requests/s" at500_p50_ms diff
+row "p99 ms at 500 requests/s" at500_p99_ms diff
+row "p50 ms, one connection" one_p50_ms diff
+row "stream time to first byte p50 ms (16 streams)" stream_ttfb_p50_ms diff
+row "stream total p50 ms (8 chunks, 20 ms apart)" stream_total_p50_ms ratio
+echo
+errors=$(awk -F'\t' '$2 ~ /^errors|_errors$/ {n += $4} END {print n + 0}' "$RESULTS")
+echo "Errors across every run: **$errors**."
+echo
+echo "| Soak: ${SOAK_STREAMS:-2000} concurrent streams held ~60 s | completed | errors | peak RSS MB |"
+echo "|---|---|---|---|"
+for t in bare embedded shared; do
+  echo "| $t | $(median "$t" soak_completed) | $(median "$t" soak_errors) | $(median "$t" soak_peak_rss_mb) |"
+done
+echo
+echo "| Usage rows | requests forwarded to the stubs | rows of forwarded requests | rows of requests cut off before forwarding | lost | duplicated |"
+echo "|---|---|---|---|---|---|"
+for t in embedded shared; do
+  f=$(median "$t" forwarded); r=$(median "$t" usage_rows)
+  echo "| $t | $f | $r | $(median "$t" usage_rows_cut_off) | $(awk -v f="$f" -v r="$r" 'BEGIN {print (f > r) ? f - r : 0}') | $(median "$t" usage_rows_duplicated) |"
+done

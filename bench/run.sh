@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# The benchmark, on a fresh Debian machine with the .NET 10 SDK (see bench/README.md):
+#   installs wrk, hey, jq, sqlite3, PostgreSQL and Redis with apt when missing; builds everything in
+#   Release; starts three stub upstreams, a bare YARP proxy, BluesMinds embedded (SQLite, in-process
+#   limits) and BluesMinds with PostgreSQL + Redis; runs the same load against each, interleaved, for
+#   ROUNDS rounds; checks that every request left exactly one usage row; prints a markdown report
+#   (medians, ratios) and writes it to bench/results/.
+# Settings (environment): ROUNDS (3), DURATION seconds per throughput/latency run (10),
+#   SOAK_STREAMS (2000), SOAK=0 to skip the soak.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source scripts/lib/services.sh
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-10}"
+SOAK_STREAMS="${SOAK_STREAMS:-2000}"
+SOAK="${SOAK:-1}"
+PG_PORT="$(free_port 55532)"
+REDIS_PORT="$(free_port 56479)"
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+missing=()
+for tool in wrk hey jq sqlite3 curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "Installing ${missing[*]} with apt"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+install_services
+
+step "Building (Release)"
+dotnet build src/BluesMinds.Gateway -c Release -v q -nologo >/dev/null
+for project in Stub BareProxy Load; do dotnet build "bench/$project" -c Release -v q -nologo >/dev/null; done
+GATEWAY_DLL=src/BluesMinds.Gateway/bin/Release/net10.0/BluesMinds.Gateway.dll
+STUB_DLL=bench/Stub/bin/Release/net10.0/BluesMinds.Bench.Stub.dll
+PROXY_DLL=bench/BareProxy/bin/Release/net10.0/BluesMinds.Bench.BareProxy.dll
+LOAD_DLL=bench/Load/bin/Release/net10.0/BluesMinds.Bench.Load.dll
+
+PIDS=()
+on_stop() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+start_services
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE bm_bench OWNER bm" >/dev/null
+RESULTS="$SCRATCH/results.tsv"
+: >"$RESULTS"
+
+# start NAME PORT ENV... -- DLL: runs a process in the background and waits for its port.
+start() {
+  local name=$1 port=$2; shift 2
+  local env=()
+  while [ "$1" != "--" ]; do env+=("$1"); shift; done
+  shift
+  env "${env[@]}" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$@" >"$SCRATCH/$name.log" 2>&1 &
+  PIDS+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
+  echo "$name did not start; its log:" >&2; cat "$SCRATCH/$name.log" >&2; exit 1
+}
+
+STUB=9100; STREAM_STUB=9101; SOAK_STUB=9102; PROXY=9200; EMBEDDED=9300; SHARED=9400
+step "Starting stubs, the bare proxy and both gateways"
+start stub $STUB STUB_CHUNKS=8 -- "$STUB_DLL"
+start streamstub $STREAM_STUB STUB_CHUNKS=8 STUB_CHUNK_DELAY_MS=20 -- "$STUB_DLL"
+start soakstub $SOAK_STUB STUB_CHUNKS=60 STUB_CHUNK_DELAY_MS=1000 -- "$STUB_DLL"
+start proxy $PROXY BENCH_UPSTREAM=http://127.0.0.1:$STUB BENCH_STREAM_UPSTREAM=http://127.0.0.1:$STREAM_STUB \
+  BENCH_SOAK_UPSTREAM=http://127.0.0.1:$SOAK_STUB -- "$PROXY_DLL"
+GATEWAY_ENV=(ASPNETCORE_ENVIRONMENT=Staging DATABASE_MIGRATE_ON_STARTUP=true Logging__LogLevel__Default=Warning
+  JWT_SECRET=bench-jwt-secret-0123456789abcdefghij API_KEY_SECRET=bench-key-secret-0123456789abcdefghij
+  ENCRYPTION_KEY=bench-enc-key-0123456789abcdefghijklmn ADMIN_EMAILS=bench-admin@example.com)
+mkdir -p "$SCRATCH/embedded" "$SCRATCH/shared"
+start embedded $EMBEDDED "${GATEWAY_ENV[@]}" App__DataDirectory="$SCRATCH/embedded" -- "$GATEWAY_DLL"
+start shared $SHARED "${GATEWAY_ENV[@]}" App__DataDirectory="$SCRATCH/shared" DATABASE_PROVIDER=Postgres \
+  DATABASE_URL="postgres://bm:bm@127.0.0.1:$PG_PORT/bm_bench" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" -- "$GATEWAY_DLL"
+
+# provision PORT: an admin who registers the stubs, lifts its own limits out of the way (they are
+# still checked on every request) and creates a bm_ key; prints the key.
+provision() {
+  local base="http://127.0.0.1:$1" token user
+  local json=(-H 'Content-Type: application/json')
+  local auth
+  token=$(curl -sf "$base/api/auth/signup" "${json[@]}" \
+    -d '{"email":"bench-admin@example.com","password":"Bench-Password-42!","full_name":"Bench"}' | jq -r .token)
+  auth=(-H "Authorization: Bearer $token")
+  user=$(curl -sf "$base/api/auth/me" "${auth[@]}" | jq -r .id)
+  for server in "fast $STUB bench-model" "stream $STREAM_STUB bench-stream" "soak $SOAK_STUB bench-soak"; do
+    set -- $server
+    curl -sf "$base/api/admin/servers" "${auth[@]}" "${json[@]}" \
+      -d "{\"name\":\"$1\",\"base_url\":\"http://127.0.0.1:$2\",\"supported_models\":[\"$3\"]}" >/dev/null
+  done
+  curl -sf -X PUT "$base/api/admin/rate-limits/users/$user" "${auth[@]}" "${json[@]}" \
+    -d '{"requests_per_minute":2000000000,"tokens_per_minute":2000000000,"concurrent_requests":100000,"monthly_token_quota":1000000000000000}' >/dev/null
+  local key
+  key=$(curl -sf "$base/api/keys" "${auth[@]}" "${json[@]}" -d '{"name":"bench"}' | jq -r .key)
+  for _ in $(seq 100); do
+    local models
+    models=$(curl -sf "$base/api/v1/models" -H "Authorization: Bearer $key" || true)
+    if [[ $models == *bench-model* && $models == *bench-stream* && $models == *bench-soak* ]]; then echo "$key"; return 0; fi
+    sleep 0.1
+  done
+  echo "the gateway on $1 never listed the stub models" >&2; exit 1
+}
+KEY_embedded=$(provision $EMBEDDED)
+KEY_shared=$(provision $SHARED)
+
+BODY='{"model":"bench-model","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}'
+TARGETS=(direct bare embedded shared)
+# url TARGET [stream|soak]: the chat URL base (ending in /v1) of a target.
+base_url() {
+  case "$1:${2:-}" in
+    direct:) echo "http://127.0.0.1:$STUB/v1" ;;
+    direct:stream) echo "http://127.0.0.1:$STREAM_STUB/v1" ;;
+    direct:soak) echo "http://127.0.0.1:$SOAK_STUB/v1" ;;
+    bare:) echo "http://127.0.0.1:$PROXY/api/v1" ;;
+    bare:*) echo "http://127.0.0.1:$PROXY/$2/api/v1" ;;
+    embedded:*) echo "http://127.0.0.1:$EMBEDDED/api/v1" ;;
+    shared:*) echo "http://127.0.0.1:$SHARED/api/v1" ;;
+  esac
+}
+model() { case "$1:${2:-}" in direct:*|bare:*) echo bench-model ;; *:stream) echo bench-stream ;; *:soak) echo bench-soak ;; *) echo bench-model ;; esac; }
+key() { case $1 in embedded) echo "$KEY_embedded" ;; shared) echo "$KEY_shared" ;; *) echo - ;; esac; }
+pid() { case $1 in direct) echo "$PID_stub" ;; bare) echo "$PID_proxy" ;; embedded) echo "$PID_embedded" ;; shared) echo "$PID_shared" ;; esac; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_peak_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
+served() { local total=0; for port in $STUB $STREAM_STUB $SOAK_STUB; do total=$((total + $(curl -sf "http://127.0.0.1:$port/stats"))); done; echo $total; }
+declare -A FORWARDED=([embedded]=0 [shared]=0)
+# count TARGET COMMAND...: runs a load command and adds what reached the stubs to the target's tally.
+count() {
+  local target=$1; shift
+  local before after
+  before=$(served)
+  "$@"
+  after=$(served)
+  if [ -n "${FORWARDED[$target]+x}" ]; then FORWARDED[$target]=$((FORWARDED[$target] + after - before)); fi
+}
+TICK=$(getconf CLK_TCK)
+
+throughput() {
+  local target=$1 round=$2 out pid before after requests
+  pid=$(pid "$target")
+  before=$(cpu_ticks "$pid")
+  out=$(BENCH_KEY=$(key "$target" | sed 's/^-$//') wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/wrk/chat.lua "$(base_url "$target")/chat/completions")
+  after=$(cpu_ticks "$pid")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  record "$target" rps "$round" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  record "$target" cpu_us_per_request "$round" "$(awk -v t="$((after - before))" -v r="$requests" -v hz="$TICK" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')"
+  record "$target" errors_64c "$round" "$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")"
+  record "$target" rss_peak_mb "$round" "$(rss_peak_mb "$pid")"
+}
+
+hey_latency() {
+  local target=$1 round=$2 name=$3; shift 3
+  local out k
+  k=$(key "$target")
+  local auth=()
+  [ "$k" != "-" ] && auth=(-H "Authorization: Bearer $k")
+  out=$(hey "$@" -m POST -T application/json "${auth[@]}" -d "$BODY" "$(base_url "$target")/chat/completions")
+  record "$target" "${name}_p50_ms" "$round" "$(awk '/ 50% in/ {printf "%.3f", $3 * 1000}' <<<"$out")"
+  record "$target" "${name}_p99_ms" "$round" "$(awk '/ 99% in/ {printf "%.3f", $3 * 1000}' <<<"$out")"
+  record "$target" "errors_$name" "$round" "$(awk '
+    /Status code distribution/ {s = 1; e = 0; next}
+    /Error distribution/ {e = 1; s = 0; next}
+    s && /\[[0-9]+\]/ {code = $1; gsub(/[][]/, "", code); if (code != 200) n += $2}
+    e && /\[[0-9]+\]/ {c = $1; gsub(/[][]/, "", c); n += c}
+    END {print n + 0}' <<<"$out")"
+}
+
+streams() {
+  local target=$1 round=$2 out
+  out=$(dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 320)
+  for field in ttfb_p50_ms ttfb_p99_ms total_p50_ms errors; do
+    record "$target" "stream_$field" "$round" "$(tr ' ' '\n' <<<"$out" | awk -F= -v f="$field" '$1 == f {print $2}')"
+  done
+}
+
+step "Warming up every target (not measured)"
+for target in "${TARGETS[@]}"; do
+  count "$target" env BENCH_KEY="$(key "$target" | sed 's/^-$//')" wrk -t2 -c64 -d3s -s bench/wrk/chat.lua "$(base_url "$target")/chat/completions" >/dev/null
+  count "$target" dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 64 >/dev/null
+done
+
+for round in $(seq "$ROUNDS"); do
+  step "Round $round of $ROUNDS"
+  for target in "${TARGETS[@]}"; do
+    echo "  $target: 64 connections"; count "$target" throughput "$target" "$round"
+  done
+  for target in "${TARGETS[@]}"; do
+    echo "  $target: 500 requests/s"; count "$target" hey_latency "$target" "$round" at500 -z "${DURATION}s" -c 10 -q 50
+  done
+  for target in "${TARGETS[@]}"; do
+    echo "  $target: one connection"; count "$target" hey_latency "$target" "$round" one -n 2000 -c 1
+  done
+  for target in "${TARGETS[@]}"; do
+    echo "  $target: 16 concurrent streams"; count "$target" streams "$target" "$round"
+  done
+done
+
+soak_run() {
+  dotnet "$LOAD_DLL" soak "$(base_url "$1" soak)" "$(key "$1")" "$(model "$1" soak)" "$SOAK_STREAMS" "$(pid "$1")" >"$2"
+}
+
+if [ "$SOAK" = 1 ]; then
+  for target in bare embedded shared; do
+    step "Soak: $SOAK_STREAMS concurrent streams for a minute against $target"
+    count "$target" soak_run "$target" "$SCRATCH/soak-$target.txt"
+    out=$(cat "$SCRATCH/soak-$target.txt")
+    echo "  $out"
+    for field in completed errors peak_rss_mb; do
+      record "$target" "soak_$field" 1 "$(tr ' ' '\n' <<<"$out" | awk -F= -v f="$field" '$1 == f {print $2}')"
+    done
+  done
+fi
+
+step "Counting usage rows (every request the gateways forwarded, cut-off ones included)"
+sleep 3
+# Rows with a server are the requests forwarded; the others were cut off by the load tool before
+# they were forwarded (status 499), which the stubs never saw.
+COUNT_SQL="SELECT count(server_id), count(*) - count(server_id), count(*) - count(DISTINCT request_id) FROM usage_logs"
+IFS='|' read -r rows_embedded cut_embedded dup_embedded < <(sqlite3 "$SCRATCH/embedded/bluesminds.db" "$COUNT_SQL")
+IFS='|' read -r rows_shared cut_shared dup_shared < <(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bm_bench -tAc "$COUNT_SQL")
+record embedded usage_rows 1 "$rows_embedded"
+record shared usage_rows 1 "$rows_shared"
+record embedded usage_rows_cut_off 1 "$cut_embedded"
+record shared usage_rows_cut_off 1 "$cut_shared"
+record embedded usage_rows_duplicated 1 "$dup_embedded"
+record shared usage_rows_duplicated 1 "$dup_shared"
+record embedded forwarded 1 "${FORWARDED[embedded]}"
+record shared forwarded 1 "${FORWARDED[shared]}"
+
+mkdir -p bench/results
+REPORT="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
+bench/report.sh "$RESULTS" >"$REPORT"
+cp "$RESULTS" "${REPORT%.md}.tsv"
+cat "$REPORT"
+echo
+echo "Report: $REPORT"

@@ -24,6 +24,9 @@ internal sealed class RequestPeek
     /// <summary>How many choices the client asked for; each may use up to <see cref="MaxTokens"/>.</summary>
     public int Choices { get; private set; } = 1;
 
+    /// <summary>Whether the body has a <c>stream_options</c> member (the gateway then merges into it).</summary>
+    public bool HasStreamOptions { get; private set; }
+
     /// <summary>Null when the body is acceptable; otherwise the OpenAI-style problem.</summary>
     public PeekProblem? Problem { get; private set; }
 
@@ -156,6 +159,7 @@ internal sealed class RequestPeek
             }
             else
             {
+                HasStreamOptions |= reader.ValueTextEquals("stream_options"u8);
                 reader.Read();
                 reader.Skip();
             }

@@ -252,9 +252,17 @@ internal sealed partial class UpstreamForwarder(
     {
         var peek = context.Peek!;
         var needsUsage = peek.Stream && context.Operation == ProxyOperation.ChatCompletions;
-        if (!needsUsage && string.Equals(peek.Model, context.UpstreamModel, StringComparison.Ordinal))
+        var aliased = !string.Equals(peek.Model, context.UpstreamModel, StringComparison.Ordinal);
+        if (!needsUsage && !aliased)
         {
             return context.Body;
+        }
+
+        if (!aliased && !peek.HasStreamOptions && peek.Model is not null)
+        {
+            // The common stream: one member spliced in after the opening brace, without a document
+            // (the object has members, at least model, so the comma is always followed by one).
+            return WithIncludeUsage(context.Body.Span);
         }
 
         var root = JsonNode.Parse(context.Body.Span)!.AsObject();
@@ -271,6 +279,17 @@ internal sealed partial class UpstreamForwarder(
         }
 
         return System.Text.Encoding.UTF8.GetBytes(root.ToJsonString());
+    }
+
+    private static byte[] WithIncludeUsage(ReadOnlySpan<byte> body)
+    {
+        var member = "\"stream_options\":{\"include_usage\":true},"u8;
+        var brace = body.IndexOf((byte)'{') + 1;
+        var result = new byte[body.Length + member.Length];
+        body[..brace].CopyTo(result);
+        member.CopyTo(result.AsSpan(brace));
+        body[brace..].CopyTo(result.AsSpan(brace + member.Length));
+        return result;
     }
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)

@@ -73,8 +73,10 @@ internal sealed partial class RedisRateLimiter(
 
         try
         {
+            // Fire and forget: the command is queued on the connection before this returns, so a
+            // later acquire on this instance is evaluated after it; the request does not wait for it.
             var multiplexer = await redis.GetAsync();
-            await multiplexer.GetDatabase().ScriptEvaluateAsync(RedisLimiterScripts.Settle, keys, [.. args]);
+            await multiplexer.GetDatabase().ScriptEvaluateAsync(RedisLimiterScripts.Settle, keys, [.. args], CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

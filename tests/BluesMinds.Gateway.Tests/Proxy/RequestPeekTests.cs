@@ -64,4 +64,59 @@ public sealed class RequestPeekTests
 
         Assert.Equal(param, problem?.Param);
     }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", 1)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"n":null}""", 1)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"n":1}""", 1)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"n":3}""", 3)]
+    [InlineData("""{"n":3,"model":"m","messages":[{"role":"user","content":"x"}]}""", 3)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"n":128}""", 128)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x","n":5}],"tools":[{"n":7}],"n":4}""", 4)]
+    public void Read_Choices_IsTheNParameterAndDefaultsToOne(string json, int choices)
+    {
+        var peek = Chat(json);
+
+        Assert.Null(peek.Problem);
+        Assert.Equal(choices, peek.Choices);
+    }
+
+    [Fact]
+    public void Read_NestedNOnly_LeavesChoicesAtOne()
+    {
+        var peek = Chat("""{"model":"m","messages":[{"role":"user","content":"x","n":5}],"metadata":{"n":9}}""");
+
+        Assert.Null(peek.Problem);
+        Assert.Equal(1, peek.Choices);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("129")]
+    [InlineData("1.5")]
+    [InlineData("2147483648")]
+    [InlineData("\"3\"")]
+    [InlineData("true")]
+    [InlineData("[2]")]
+    [InlineData("{\"value\":2}")]
+    public void Read_InvalidChoices_IsTheExistingProblemAndLeavesChoicesAtOne(string n)
+    {
+        var peek = Chat("{\"n\":" + n + ",\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":7}");
+
+        Assert.Equal(new PeekProblem("Invalid value for 'n': n must be an integer from 1 to 128.", "n", "invalid_value"), peek.Problem);
+        Assert.Equal(1, peek.Choices);
+        // The rest of the body is still read past the bad value.
+        Assert.Equal("m", peek.Model);
+        Assert.Equal(7, peek.MaxTokens);
+    }
+
+    [Fact]
+    public void Read_Embeddings_ChoicesDefaultsToOne()
+    {
+        var peek = RequestPeek.Read("""{"model":"e","input":"hello"}"""u8, ProxyOperation.Embeddings);
+
+        Assert.Null(peek.Problem);
+        Assert.Equal(1, peek.Choices);
+    }
 }

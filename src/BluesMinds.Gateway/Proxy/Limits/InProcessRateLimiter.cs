@@ -80,8 +80,7 @@ internal sealed class InProcessRateLimiter(TimeProvider time) : IRateLimiter
         var counters = For(scope);
         lock (counters)
         {
-            counters.Read(scope, period, ms);
-            counters.Settle(scope.Limits, period, refund);
+            counters.Settle(scope.Limits, period, refund, ms);
         }
     }
 
@@ -90,23 +89,23 @@ internal sealed class InProcessRateLimiter(TimeProvider time) : IRateLimiter
     /// <summary>One scope's buckets; every member is used under the instance's lock.</summary>
     private sealed class Counters
     {
+        // NaN while the limit does not apply, so that a limit set later starts with a full bucket.
         private double _requests = double.NaN;
         private double _tokens = double.NaN;
         private long _at;
         private long _concurrent;
-        private string? _quotaPeriod;
+        private QuotaPeriod? _quotaPeriod;
         private long _quotaUsed;
 
-        /// <summary>Refills the buckets to <paramref name="ms"/> and starts a new quota period when one began.</summary>
+        /// <summary>Refills the buckets to <paramref name="ms"/>; starts the quota from the seed in a new period or when a quota first applies.</summary>
         public ScopeState Read(LimitScope scope, QuotaPeriod period, long ms)
         {
             var limits = scope.Limits;
-            _requests = double.IsNaN(_requests) ? limits.RequestsPerMinute : LimitMath.Refill(_requests, ms - _at, limits.RequestsPerMinute);
-            _tokens = double.IsNaN(_tokens) ? limits.TokensPerMinute : LimitMath.Refill(_tokens, ms - _at, limits.TokensPerMinute);
-            _at = Math.Max(_at, ms);
-            if (!string.Equals(_quotaPeriod, period.Name, StringComparison.Ordinal))
+            Refill(limits, ms);
+            // Only ever forward: a policy of an earlier period (a stale cache entry) must not reset this one.
+            if (limits.MonthlyTokens > 0 && (_quotaPeriod is not { } current || period.Start > current.Start))
             {
-                _quotaPeriod = period.Name;
+                _quotaPeriod = period;
                 _quotaUsed = scope.QuotaUsedSeed;
             }
 
@@ -130,8 +129,10 @@ internal sealed class InProcessRateLimiter(TimeProvider time) : IRateLimiter
             return State;
         }
 
-        public void Settle(LimitSet limits, QuotaPeriod period, long refund)
+        /// <summary>Frees the slot and corrects the reservation; never moves the quota to another period.</summary>
+        public void Settle(LimitSet limits, QuotaPeriod period, long refund, long ms)
         {
+            Refill(limits, ms);
             _concurrent = Math.Max(0, _concurrent - 1);
             if (limits.TokensPerMinute > 0)
             {
@@ -139,12 +140,23 @@ internal sealed class InProcessRateLimiter(TimeProvider time) : IRateLimiter
                 _tokens = Math.Min(limits.TokensPerMinute, _tokens + refund);
             }
 
-            if (string.Equals(_quotaPeriod, period.Name, StringComparison.Ordinal))
+            if (_quotaPeriod == period)
             {
                 _quotaUsed = Math.Max(0, _quotaUsed - refund);
             }
         }
 
-        private ScopeState State => new(_requests, _tokens, _concurrent, _quotaUsed);
+        private void Refill(LimitSet limits, long ms)
+        {
+            _requests = Level(_requests, limits.RequestsPerMinute, ms);
+            _tokens = Level(_tokens, limits.TokensPerMinute, ms);
+            _at = Math.Max(_at, ms);
+        }
+
+        private double Level(double level, long limit, long ms) =>
+            limit <= 0 ? double.NaN : double.IsNaN(level) ? limit : LimitMath.Refill(level, ms - _at, limit);
+
+        private ScopeState State => new(
+            double.IsNaN(_requests) ? 0 : _requests, double.IsNaN(_tokens) ? 0 : _tokens, _concurrent, _quotaUsed);
     }
 }

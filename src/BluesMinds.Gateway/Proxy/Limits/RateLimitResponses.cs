@@ -67,24 +67,27 @@ internal static class RateLimitResponses
             return "0s";
         }
 
-        if (value < TimeSpan.FromSeconds(1))
+        // Whole milliseconds, rounded up once, in integers: no floating-point drift.
+        var ms = (value.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
+        if (ms < 1000)
         {
-            return ((long)Math.Ceiling(value.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms";
+            return ms.ToString(CultureInfo.InvariantCulture) + "ms";
         }
 
         var text = new StringBuilder();
-        var hours = (long)value.TotalHours;
+        var hours = ms / 3_600_000;
+        var minutes = ms / 60_000 % 60;
         if (hours > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $"{hours}h");
         }
 
-        if (hours > 0 || value.Minutes > 0)
+        if (hours > 0 || minutes > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{value.Minutes}m");
+            text.Append(CultureInfo.InvariantCulture, $"{minutes}m");
         }
 
-        var seconds = Math.Ceiling((value.Seconds + (value.Milliseconds / 1000.0)) * 1000) / 1000;
+        var seconds = ms % 60_000 / 1000m;
         text.Append(seconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('s');
         return text.ToString();
     }

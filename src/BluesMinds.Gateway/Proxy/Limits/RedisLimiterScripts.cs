@@ -76,12 +76,16 @@ internal static class RedisLimiterScripts
         if outcome == 0 and consume then
           for i = 1, scopes do
             local s = st[i]
-            if s.rpm > 0 or s.tpm > 0 then
-              if s.rpm > 0 then s.ra = s.ra - 1 end
-              if s.tpm > 0 then s.ta = s.ta - tokens end
-              redis.call('HSET', s.rate, 'rl', tostring(s.ra), 'rt', now, 'tl', tostring(s.ta), 'tt', now)
-              redis.call('PEXPIRE', s.rate, 120000)
+            -- Only the buckets that apply are written: one set later starts full.
+            if s.rpm > 0 then
+              s.ra = s.ra - 1
+              redis.call('HSET', s.rate, 'rl', tostring(s.ra), 'rt', now)
             end
+            if s.tpm > 0 then
+              s.ta = s.ta - tokens
+              redis.call('HSET', s.rate, 'tl', tostring(s.ta), 'tt', now)
+            end
+            if s.rpm > 0 or s.tpm > 0 then redis.call('PEXPIRE', s.rate, 120000) end
             if s.conc > 0 then
               redis.call('ZADD', s.cset, now + leaseMs, lease)
               redis.call('PEXPIRE', s.cset, leaseMs)

@@ -87,6 +87,19 @@ internal sealed partial class UsageJournal : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sets aside a record the database refuses while it answers (a constraint no input should be
+    /// able to break, but if one does): it goes to <c>*.rejected.jsonl</c> beside the journal, so
+    /// that it is kept for the operator and no longer blocks every record after it.
+    /// </summary>
+    public void Reject(UsageRecord record)
+    {
+        using var rejected = new FileStream(FilePath + ".rejected.jsonl", FileMode.Append, FileAccess.Write, FileShare.Read);
+        JsonSerializer.Serialize(rejected, record, UsageJournalJsonContext.Default.UsageRecord);
+        rejected.WriteByte((byte)'\n');
+        rejected.Flush(flushToDisk: true);
+    }
+
     /// <summary>Empties the journal once everything in it is committed.</summary>
     public void Clear()
     {

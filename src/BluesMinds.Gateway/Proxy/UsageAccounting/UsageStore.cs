@@ -40,16 +40,16 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
 
         foreach (var day in fresh
             .Where(r => r.UserId is not null && r.ApiKeyId is not null)
-            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: r.ModelRequested ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
+            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: Fit(r.ModelRequested, ModelLength) ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
         {
             var (user, key, model, date) = day.Key;
             long requests = day.Count();
             long errors = day.Count(r => r.StatusCode >= 400);
-            long prompt = day.Sum(r => (long)r.PromptTokens);
-            long completion = day.Sum(r => (long)r.CompletionTokens);
-            long cached = day.Sum(r => (long)r.CachedTokens);
-            long total = day.Sum(r => (long)r.TotalTokens);
-            long cost = day.Sum(r => r.CostMicros);
+            long prompt = day.Sum(r => (long)Math.Max(0, r.PromptTokens));
+            long completion = day.Sum(r => (long)Math.Max(0, r.CompletionTokens));
+            long cached = day.Sum(r => (long)Math.Max(0, r.CachedTokens));
+            long total = day.Sum(r => (long)Math.Max(0, r.TotalTokens));
+            long cost = day.Sum(r => Math.Max(0, r.CostMicros));
             await db.Database.ExecuteSqlAsync($"""
                 INSERT INTO usage_daily (user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros)
                 VALUES ({user}, {key}, {model}, {date}, {requests}, {errors}, {prompt}, {completion}, {cached}, {total}, {cost})
@@ -67,27 +67,69 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
         await transaction.CommitAsync();
     }
 
+    /// <summary>True when the database answers: a failed insert was then caused by the batch, not by an outage.</summary>
+    public async Task<bool> IsReachableAsync()
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<GatewayDbContext>().Database.CanConnectAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Text from a client fitted to its column: cut to the column's length (never inside a surrogate
+    /// pair) and without NUL characters, which PostgreSQL text cannot hold. A record must always be storable.
+    /// </summary>
+    internal static string? Fit(string? value, int length)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (value.Contains('\0', StringComparison.Ordinal))
+        {
+            value = value.Replace('\0', '\uFFFD');
+        }
+
+        if (value.Length <= length)
+        {
+            return value;
+        }
+
+        var cut = char.IsHighSurrogate(value[length - 1]) ? length - 1 : length;
+        return value[..cut];
+    }
+
+    private const int ModelLength = 200;
+    private const int CodeLength = 64;
+
     private static UsageLog ToRow(UsageRecord r) => new()
     {
-        RequestId = r.RequestId,
+        RequestId = Fit(r.RequestId, CodeLength)!,
         UserId = r.UserId,
         ApiKeyId = r.ApiKeyId,
-        Endpoint = r.Endpoint,
-        ModelRequested = r.ModelRequested,
-        ModelServed = r.ModelServed,
+        Endpoint = Fit(r.Endpoint, CodeLength)!,
+        ModelRequested = Fit(r.ModelRequested, ModelLength),
+        ModelServed = Fit(r.ModelServed, ModelLength),
         ServerId = r.ServerId,
-        PromptTokens = r.PromptTokens,
-        CompletionTokens = r.CompletionTokens,
-        CachedTokens = r.CachedTokens,
-        TotalTokens = r.TotalTokens,
+        PromptTokens = Math.Max(0, r.PromptTokens),
+        CompletionTokens = Math.Max(0, r.CompletionTokens),
+        CachedTokens = Math.Max(0, r.CachedTokens),
+        TotalTokens = Math.Max(0, r.TotalTokens),
         TokensEstimated = r.TokensEstimated,
-        CostMicros = r.CostMicros,
+        CostMicros = Math.Max(0, r.CostMicros),
         LatencyMs = r.LatencyMs,
         TimeToFirstByteMs = r.TimeToFirstByteMs,
         Streamed = r.Streamed,
         ClientDisconnected = r.ClientDisconnected,
         StatusCode = r.StatusCode,
-        ErrorCode = r.ErrorCode,
+        ErrorCode = Fit(r.ErrorCode, CodeLength),
         CreatedAt = r.CreatedAt,
     };
 }

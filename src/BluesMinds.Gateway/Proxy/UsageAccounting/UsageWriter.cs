@@ -103,7 +103,7 @@ internal sealed partial class UsageWriter(
 
         try
         {
-            await store.InsertAsync(batch);
+            await InsertIsolatingAsync(journal, batch);
             journal.Clear();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -126,7 +126,7 @@ internal sealed partial class UsageWriter(
             var replayed = 0;
             foreach (var chunk in journal.Read(BatchSize))
             {
-                await store.InsertAsync(chunk);
+                await InsertIsolatingAsync(journal, chunk);
                 replayed += chunk.Count;
             }
 
@@ -139,6 +139,37 @@ internal sealed partial class UsageWriter(
         {
             LogReplayFailed(logger, _delay.TotalSeconds, ex);
             ScheduleRetry();
+        }
+    }
+
+    /// <summary>
+    /// Inserts a batch. If it fails while the database answers, the batch itself is at fault: it is
+    /// halved until the refused record is found and set aside, so one bad record never blocks the
+    /// rest. If the database does not answer, the failure propagates and the journal keeps the batch.
+    /// </summary>
+    private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch)
+    {
+        try
+        {
+            await store.InsertAsync(batch);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            if (!await store.IsReachableAsync())
+            {
+                throw;
+            }
+
+            if (batch.Count == 1)
+            {
+                journal.Reject(batch[0]);
+                LogRejected(logger, batch[0].RequestId, journal.FilePath, ex);
+                return;
+            }
+
+            var half = batch.Count / 2;
+            await InsertIsolatingAsync(journal, batch.Take(half).ToList());
+            await InsertIsolatingAsync(journal, batch.Skip(half).ToList());
         }
     }
 
@@ -182,6 +213,9 @@ internal sealed partial class UsageWriter(
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Replayed {Count} usage record(s) from the journal into the database")]
     private static partial void LogReplayed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "The database refused usage record {RequestId}; it is kept in {Path}.rejected.jsonl")]
+    private static partial void LogRejected(ILogger logger, string requestId, string path, Exception exception);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "The database did not answer at shutdown; usage records stay in {Path} and are replayed at the next start")]
     private static partial void LogLeftInJournal(ILogger logger, string path);

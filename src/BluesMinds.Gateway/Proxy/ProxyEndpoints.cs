@@ -197,7 +197,14 @@ internal sealed class ProxyPipeline(
     {
         var request = context.Http.Request;
         var limit = app.Value.MaxRequestBodyBytes;
-        var buffer = new MemoryStream(request.ContentLength is { } length and > 0 ? (int)Math.Min(length, limit) : 4096);
+        if (request.ContentLength > limit)
+        {
+            await limits.ApplyHeadersAsync(context.Http, context.Key!);
+            await ProxyErrors.WriteAsync(context, 413, $"The request body is larger than the limit of {limit} bytes.", "request_too_large");
+            return false;
+        }
+
+        var buffer = new MemoryStream(request.ContentLength is { } length and > 0 ? (int)length : 4096);
         try
         {
             await request.Body.CopyToAsync(buffer, context.Http.RequestAborted);

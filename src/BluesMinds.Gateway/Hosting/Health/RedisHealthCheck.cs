@@ -18,15 +18,27 @@ internal sealed class RedisHealthCheck(RedisConnection redis, IOptions<RateLimit
         try
         {
             var multiplexer = await redis.GetAsync().WaitAsync(cancellationToken);
-            await multiplexer.GetDatabase().PingAsync().WaitAsync(cancellationToken);
+            if (!multiplexer.IsConnected)
+            {
+                // Answer at once: a PING would wait in the reconnect queue past the probe's timeout.
+                return Unreachable(null);
+            }
+
+            // Shorter than the check's own timeout, so a hung Redis is reported by this check's rules.
+            await multiplexer.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
             return HealthCheckResult.Healthy("rate limits shared across replicas");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.HealthCheckFailed(logger, "redis", ex);
-            return limits.Value.RedisFailureMode == "open"
-                ? HealthCheckResult.Degraded("cannot connect; rate limits are enforced per instance until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=open)")
-                : HealthCheckResult.Unhealthy("cannot connect; API requests are refused until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=closed)");
+            return Unreachable(ex);
         }
+    }
+
+    private HealthCheckResult Unreachable(Exception? exception)
+    {
+        Log.HealthCheckFailed(logger, "redis", exception);
+        return limits.Value.RedisFailureMode == "open"
+            ? HealthCheckResult.Degraded("cannot connect; rate limits are enforced per instance until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=open)")
+            : HealthCheckResult.Unhealthy("cannot connect; API requests are refused until it answers (RATE_LIMIT_REDIS_FAILURE_MODE=closed)");
     }
 }

@@ -5,7 +5,9 @@ namespace BluesMinds.Gateway.Hosting.Http;
 
 /// <summary>
 /// Refuses a declared body over <c>MAX_REQUEST_BODY_BYTES</c> with 413 before a byte is read; a chunked
-/// body that grows past the limit is stopped by Kestrel's own limit, set to the same value.
+/// body that grows past the limit is stopped by Kestrel's own limit, set to the same value. The
+/// OpenAI routes check it themselves after key auth, so that their 413 carries the rate-limit
+/// headers and leaves a usage record like every other answer to a known key.
 /// </summary>
 internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<AppOptions> options)
 {
@@ -13,7 +15,7 @@ internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<
 
     public Task InvokeAsync(HttpContext context)
     {
-        return context.Request.ContentLength > _limit
+        return context.Request.ContentLength > _limit && !ApiErrors.IsOpenAiRoute(context.Request.Path)
             ? ApiErrors.WriteAsync(
                 context,
                 StatusCodes.Status413PayloadTooLarge,

@@ -24,7 +24,7 @@ internal static partial class Log
     public static partial void DatabaseRetry(ILogger logger, string database, int attempt, int delayMs, Exception exception);
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Health check {Check} failed")]
-    public static partial void HealthCheckFailed(ILogger logger, string check, Exception exception);
+    public static partial void HealthCheckFailed(ILogger logger, string check, Exception? exception);
 
     [LoggerMessage(EventId = 1030, Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
     public static partial void UnhandledException(ILogger logger, string method, string path, Exception exception);

@@ -91,7 +91,7 @@ internal static class PricingEndpoints
         string model, ModelPriceDto? request, HttpContext http, GatewayDbContext db, PriceBook prices, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
     {
         var validation = new Validation();
-        if (Clean(request, model, "prices", validation, time.GetUtcNow().UtcDateTime) is not { } row || !validation.IsValid)
+        if (Clean(request, model, null, validation, time.GetUtcNow().UtcDateTime) is not { } row || !validation.IsValid)
         {
             return validation.ToResult();
         }
@@ -136,19 +136,21 @@ internal static class PricingEndpoints
         return TypedResults.NoContent();
     }
 
-    private static ModelPrice? Clean(ModelPriceDto? dto, string? modelName, string field, Validation validation, DateTime now)
+    /// <summary>Validates one price; <paramref name="field"/> prefixes error keys inside a list (<c>prices[3]</c>), null for a single price.</summary>
+    private static ModelPrice? Clean(ModelPriceDto? dto, string? modelName, string? field, Validation validation, DateTime now)
     {
+        string Key(string name) => field is null ? name : field + "." + name;
         if (dto is null)
         {
-            validation.Add(field, "Each price must be an object.");
+            validation.Add(field ?? "body", "Each price must be an object.");
             return null;
         }
 
         var model = TextInput.Clean(modelName, "model", 200, out var problem);
-        validation.Add(field + ".model", problem);
-        Check(dto.InputMicrosPerMillion, field + ".input_micros_per_million", required: true, validation);
-        Check(dto.OutputMicrosPerMillion, field + ".output_micros_per_million", required: true, validation);
-        Check(dto.CachedInputMicrosPerMillion, field + ".cached_input_micros_per_million", required: false, validation);
+        validation.Add(Key("model"), problem);
+        Check(dto.InputMicrosPerMillion, Key("input_micros_per_million"), required: true, validation);
+        Check(dto.OutputMicrosPerMillion, Key("output_micros_per_million"), required: true, validation);
+        Check(dto.CachedInputMicrosPerMillion, Key("cached_input_micros_per_million"), required: false, validation);
         if (model is null || dto.InputMicrosPerMillion is null || dto.OutputMicrosPerMillion is null)
         {
             return null;

@@ -18,6 +18,13 @@ internal sealed partial class GatewayExceptionHandler(IHostEnvironment environme
             case BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }:
                 await ApiErrors.WriteAsync(context, 413, "Request body too large", "The request body is larger than the allowed limit.", "request_too_large");
                 return true;
+            case BadHttpRequestException bad when BindFailure().Match(bad.Message) is { Success: true } match && !ApiErrors.IsOpenAiRoute(context.Request.Path):
+                // A query or route value of the wrong type: a validation problem naming the field as the client sent it.
+                var field = JsonNamingPolicy.SnakeCaseLower.ConvertName(match.Groups["name"].Value);
+                var problem = $"The value of '{field}' is not valid; check its type and format.";
+                await TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [problem] }, detail: problem, title: "The request is invalid.")
+                    .ExecuteAsync(context);
+                return true;
             case BadHttpRequestException bad when FindJsonException(bad) is { } json:
                 await ApiErrors.WriteAsync(context, 400, "Invalid JSON", DescribeJsonError(json), "invalid_json");
                 return true;

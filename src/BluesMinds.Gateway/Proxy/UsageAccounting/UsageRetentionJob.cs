@@ -48,6 +48,11 @@ internal sealed partial class UsageRetentionJob(IServiceScopeFactory scopes, IOp
 
     public async Task<int> PruneAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.RetentionDays == 0)
+        {
+            return 0;
+        }
+
         var cutoff = time.GetUtcNow().UtcDateTime.AddDays(-options.Value.RetentionDays);
         var total = 0;
         while (true)

@@ -67,18 +67,32 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
         await transaction.CommitAsync();
     }
 
-    /// <summary>True when the database answers: a failed insert was then caused by the batch, not by an outage.</summary>
-    public async Task<bool> IsReachableAsync()
+    /// <summary>
+    /// True when a failed insert was caused by the records themselves (a value the database cannot
+    /// hold or a constraint it breaks), not by the database's state: an outage, read-only mode, a full
+    /// disk, a revoked grant or a timeout. Only the former may set a record aside; the latter wait in
+    /// the journal until the database accepts them.
+    /// </summary>
+    public static bool IsRecordFault(Exception exception)
     {
-        try
+        for (var e = exception; e is not null; e = e.InnerException)
         {
-            await using var scope = scopes.CreateAsyncScope();
-            return await scope.ServiceProvider.GetRequiredService<GatewayDbContext>().Database.CanConnectAsync();
+            switch (e)
+            {
+                case Npgsql.PostgresException pg:
+                    // 22: data exception (too long, bad encoding, out of range); 23: integrity constraint.
+                    return pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal);
+                case Microsoft.Data.Sqlite.SqliteException sqlite:
+                    // SQLITE_CONSTRAINT (but not one raised by a trigger: that is the operator's rule
+                    // about the table, not about this record), SQLITE_MISMATCH, SQLITE_TOOBIG.
+                    const int ConstraintTrigger = 19 | (7 << 8);
+                    return (sqlite.SqliteErrorCode == 19 && sqlite.SqliteExtendedErrorCode != ConstraintTrigger) || sqlite.SqliteErrorCode is 20 or 18;
+                case ArgumentException or InvalidCastException or FormatException or OverflowException:
+                    return true;
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return false;
-        }
+
+        return false;
     }
 
     /// <summary>

@@ -143,9 +143,9 @@ internal sealed partial class UsageWriter(
     }
 
     /// <summary>
-    /// Inserts a batch. If it fails while the database answers, the batch itself is at fault: it is
+    /// Inserts a batch. If the database refuses a record's values (not its own state), the batch is
     /// halved until the refused record is found and set aside, so one bad record never blocks the
-    /// rest. If the database does not answer, the failure propagates and the journal keeps the batch.
+    /// rest. Every other failure propagates and the journal keeps the batch for the next attempt.
     /// </summary>
     private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch)
     {
@@ -153,13 +153,8 @@ internal sealed partial class UsageWriter(
         {
             await store.InsertAsync(batch);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (UsageStore.IsRecordFault(ex))
         {
-            if (!await store.IsReachableAsync())
-            {
-                throw;
-            }
-
             if (batch.Count == 1)
             {
                 journal.Reject(batch[0]);

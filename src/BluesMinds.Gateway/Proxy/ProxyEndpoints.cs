@@ -24,8 +24,10 @@ internal static class ProxyEndpoints
         foreach (var prefix in new[] { "/api/v1", "/v1" })
         {
             var group = app.MapGroup(prefix).WithTags("Gateway");
-            group.MapPost("/chat/completions", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.ChatCompletions));
-            group.MapPost("/embeddings", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.Embeddings));
+            group.MapPost("/chat/completions", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.ChatCompletions))
+                .WithMetadata(new Hosting.Http.BodyLimitCheckedByEndpoint());
+            group.MapPost("/embeddings", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.Embeddings))
+                .WithMetadata(new Hosting.Http.BodyLimitCheckedByEndpoint());
             group.MapGet("/models", (HttpContext http, ProxyPipeline pipeline) => pipeline.ListModelsAsync(http));
         }
 

@@ -14,6 +14,12 @@ namespace BluesMinds.Gateway.IntegrationTests.Infrastructure;
 internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
     : WebApplicationFactory<Program>
 {
+    // How many hosts run on each database at once: a host started while another runs gets a
+    // journal of its own, as every instance of a real deployment must (the journal is opened
+    // exclusively); a host started after the previous one was disposed takes over its journal.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> LiveHostsPerDatabase = new(StringComparer.Ordinal);
+    private bool _counted;
+
     public TestDatabase Database { get; } = database;
 
     /// <summary>Every SQL command this host sends through its contexts.</summary>
@@ -45,6 +51,13 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
             builder.UseSetting("APP_URL", "https://gateway.example.com");
         }
 
+        var host = LiveHostsPerDatabase.AddOrUpdate(Database.Directory, 1, (_, n) => n + 1);
+        _counted = true;
+        if (host > 1)
+        {
+            builder.UseSetting("Usage:JournalPath", $"usage-journal-{Guid.NewGuid():N}.jsonl");
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
@@ -56,6 +69,16 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
             s.ConfigureDbContext<BluesMinds.Gateway.Data.SqliteGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
             s.ConfigureDbContext<BluesMinds.Gateway.Data.PostgresGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
         });
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_counted)
+        {
+            _counted = false;
+            LiveHostsPerDatabase.AddOrUpdate(Database.Directory, 0, (_, n) => Math.Max(0, n - 1));
+        }
     }
 }
 

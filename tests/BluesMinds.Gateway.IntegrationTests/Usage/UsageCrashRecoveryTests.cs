@@ -317,9 +317,9 @@ public sealed class UsageCrashRecoveryTests
     public async Task TheJournalIsExclusive_ASecondHostOnTheSameFileRefusesToStart()
     {
         await using var database = await TestDatabase.CreateAsync();
-        await using var first = new GatewayApp(database, Settings());
+        await using var first = new GatewayApp(database, Settings(("USAGE_JOURNAL_PATH", "usage-journal.jsonl")));
         Assert.NotNull(first.Services);
-        await using var second = new GatewayApp(database, Settings());
+        await using var second = new GatewayApp(database, Settings(("USAGE_JOURNAL_PATH", "usage-journal.jsonl")));
 
         var error = Record.Exception(() => second.Services);
 

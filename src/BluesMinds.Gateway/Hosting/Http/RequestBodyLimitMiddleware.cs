@@ -5,9 +5,9 @@ namespace BluesMinds.Gateway.Hosting.Http;
 
 /// <summary>
 /// Refuses a declared body over <c>MAX_REQUEST_BODY_BYTES</c> with 413 before a byte is read; a chunked
-/// body that grows past the limit is stopped by Kestrel's own limit, set to the same value. The
-/// OpenAI routes check it themselves after key auth, so that their 413 carries the rate-limit
-/// headers and leaves a usage record like every other answer to a known key.
+/// body that grows past the limit is stopped by Kestrel's own limit, set to the same value.
+/// Endpoints marked <see cref="BodyLimitCheckedByEndpoint"/> check it themselves (the gateway routes,
+/// after key auth, so that their 413 carries the rate-limit headers and leaves a usage record).
 /// </summary>
 internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<AppOptions> options)
 {
@@ -15,7 +15,7 @@ internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<
 
     public Task InvokeAsync(HttpContext context)
     {
-        return context.Request.ContentLength > _limit && !ApiErrors.IsOpenAiRoute(context.Request.Path)
+        return context.Request.ContentLength > _limit && context.GetEndpoint()?.Metadata.GetMetadata<BodyLimitCheckedByEndpoint>() is null
             ? ApiErrors.WriteAsync(
                 context,
                 StatusCodes.Status413PayloadTooLarge,
@@ -25,3 +25,6 @@ internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<
             : next(context);
     }
 }
+
+/// <summary>Endpoint metadata: this endpoint enforces <c>MAX_REQUEST_BODY_BYTES</c> on declared bodies itself.</summary>
+internal sealed class BodyLimitCheckedByEndpoint;

@@ -213,17 +213,22 @@ fi
 
 step "Counting usage rows (every request the gateways forwarded, cut-off ones included)"
 sleep 3
-# Rows with a server are the requests forwarded; the others were cut off by the load tool before
-# they were forwarded (status 499), which the stubs never saw.
-COUNT_SQL="SELECT count(server_id), count(*) - count(server_id), count(*) - count(DISTINCT request_id) FROM usage_logs"
-IFS='|' read -r rows_embedded cut_embedded dup_embedded < <(sqlite3 "$SCRATCH/embedded/bluesminds.db" "$COUNT_SQL")
-IFS='|' read -r rows_shared cut_shared dup_shared < <(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bm_bench -tAc "$COUNT_SQL")
+# Every request id a stub received from a gateway must have exactly one row in that gateway's
+# usage_logs; rows without a server are requests the load tool cut off before they were forwarded.
+for port in $STUB $STREAM_STUB $SOAK_STUB; do curl -sf "http://127.0.0.1:$port/stats/request-ids"; echo; done | grep . | sort >"$SCRATCH/forwarded-ids"
+sqlite3 "$SCRATCH/embedded/bluesminds.db" "SELECT request_id FROM usage_logs" >"$SCRATCH/rows-embedded"
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bm_bench -tAc "SELECT request_id FROM usage_logs" >"$SCRATCH/rows-shared"
+sort "$SCRATCH/rows-embedded" "$SCRATCH/rows-shared" >"$SCRATCH/rows-all"
+record all usage_missing 1 "$(comm -23 "$SCRATCH/forwarded-ids" <(sort -u "$SCRATCH/rows-all") | wc -l)"
+record all usage_duplicated 1 "$(uniq -d "$SCRATCH/rows-all" | wc -l)"
+record all usage_forwarded_ids 1 "$(wc -l <"$SCRATCH/forwarded-ids")"
+COUNT_SQL="SELECT count(*), count(*) - count(server_id) FROM usage_logs"
+IFS='|' read -r rows_embedded cut_embedded < <(sqlite3 "$SCRATCH/embedded/bluesminds.db" "$COUNT_SQL")
+IFS='|' read -r rows_shared cut_shared < <(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bm_bench -tAc "$COUNT_SQL")
 record embedded usage_rows 1 "$rows_embedded"
 record shared usage_rows 1 "$rows_shared"
 record embedded usage_rows_cut_off 1 "$cut_embedded"
 record shared usage_rows_cut_off 1 "$cut_shared"
-record embedded usage_rows_duplicated 1 "$dup_embedded"
-record shared usage_rows_duplicated 1 "$dup_shared"
 record embedded forwarded 1 "${FORWARDED[embedded]}"
 record shared forwarded 1 "${FORWARDED[shared]}"
 

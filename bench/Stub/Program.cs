@@ -22,9 +22,15 @@ var embedding = Encoding.UTF8.GetBytes(
 var models = Encoding.UTF8.GetBytes("""{"object":"list","data":[{"id":"bench-model","object":"model","created":0,"owned_by":"bench"}]}""");
 
 var served = 0L;
+var requestIds = new System.Collections.Concurrent.ConcurrentQueue<string>();
 app.MapPost("/v1/chat/completions", async (HttpContext http) =>
 {
     Interlocked.Increment(ref served);
+    if (http.Request.Headers["X-Request-Id"].ToString() is { Length: > 0 } requestId)
+    {
+        requestIds.Enqueue(requestId);
+    }
+
     var body = await ReadAsync(http.Request);
     if (body.AsSpan().IndexOf("\"stream\":true"u8) < 0 && body.AsSpan().IndexOf("\"stream\": true"u8) < 0)
     {
@@ -62,6 +68,8 @@ app.MapGet("/v1/models", (HttpContext http) =>
 app.MapGet("/health/liveliness", () => "ok");
 // How many completions were asked for: the benchmark compares it with the usage rows written.
 app.MapGet("/stats", () => Interlocked.Read(ref served).ToString(System.Globalization.CultureInfo.InvariantCulture));
+// The gateway's request ids it was sent, one per line: each must have exactly one usage row.
+app.MapGet("/stats/request-ids", () => string.Join('\n', requestIds));
 app.Run();
 
 static async Task<byte[]> ReadAsync(HttpRequest request)

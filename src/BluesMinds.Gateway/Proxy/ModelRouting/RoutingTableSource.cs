@@ -96,59 +96,16 @@ internal sealed partial class RoutingTableRefreshJob(
     IOptions<UpstreamOptions> options,
     TimeProvider time,
     ILogger<RoutingTableRefreshJob> logger,
-    RedisConnection? redis = null) : BackgroundService
+    RedisConnection? redis = null) : AnnouncedReloadJob(time, redis)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (redis is not null)
-        {
-            try
-            {
-                var multiplexer = await redis.GetAsync().WaitAsync(stoppingToken);
-                var queue = await multiplexer.GetSubscriber().SubscribeAsync(RoutingTableSource.Channel);
-                queue.OnMessage(async _ => await ReloadQuietlyAsync(stoppingToken));
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                LogRefreshFailed(logger, ex);
-            }
-        }
+    protected override RedisChannel Channel => RoutingTableSource.Channel;
 
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.RoutingRefreshSeconds), time);
-        do
-        {
-            await ReloadQuietlyAsync(stoppingToken);
-        }
-        while (await WaitAsync(timer, stoppingToken));
-    }
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.RoutingRefreshSeconds);
 
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
+    protected override Task ReloadAsync(CancellationToken cancellationToken) => source.ReloadAsync(cancellationToken);
 
-    private async Task ReloadQuietlyAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await source.ReloadAsync(stoppingToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The last good table keeps serving; the database may be down for a moment.
-            LogRefreshFailed(logger, ex);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    // The last good table keeps serving; the database may be down for a moment.
+    protected override void OnReloadFailed(Exception exception) => LogRefreshFailed(logger, exception);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Could not refresh the routing table; the previous one keeps serving")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);

@@ -68,58 +68,16 @@ internal sealed class PriceBook(IServiceScopeFactory scopes, RedisConnection? re
 }
 
 /// <summary>Loads the price table at start, on a change announced by another instance, and every minute as a backstop.</summary>
-internal sealed partial class PriceBookRefreshJob(PriceBook prices, TimeProvider time, ILogger<PriceBookRefreshJob> logger, RedisConnection? redis = null) : BackgroundService
+internal sealed partial class PriceBookRefreshJob(PriceBook prices, TimeProvider time, ILogger<PriceBookRefreshJob> logger, RedisConnection? redis = null)
+    : AnnouncedReloadJob(time, redis)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (redis is not null)
-        {
-            try
-            {
-                var multiplexer = await redis.GetAsync().WaitAsync(stoppingToken);
-                var queue = await multiplexer.GetSubscriber().SubscribeAsync(PriceBook.Channel);
-                queue.OnMessage(async _ => await ReloadQuietlyAsync(stoppingToken));
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                LogReloadFailed(logger, ex);
-            }
-        }
+    protected override RedisChannel Channel => PriceBook.Channel;
 
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(60), time);
-        do
-        {
-            await ReloadQuietlyAsync(stoppingToken);
-        }
-        while (await WaitAsync(timer, stoppingToken));
-    }
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(60);
 
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
+    protected override Task ReloadAsync(CancellationToken cancellationToken) => prices.ReloadAsync(cancellationToken);
 
-    private async Task ReloadQuietlyAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await prices.ReloadAsync(stoppingToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogReloadFailed(logger, ex);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override void OnReloadFailed(Exception exception) => LogReloadFailed(logger, exception);
 
     [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Could not reload the price table; the previous one keeps pricing")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception);

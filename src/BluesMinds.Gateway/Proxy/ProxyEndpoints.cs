@@ -199,19 +199,22 @@ internal sealed class ProxyPipeline(
     {
         var request = context.Http.Request;
         var limit = app.Value.MaxRequestBodyBytes;
-        if (request.ContentLength > limit)
-        {
-            await limits.ApplyHeadersAsync(context.Http, context.Key!);
-            await ProxyErrors.WriteAsync(context, 413, $"The request body is larger than the limit of {limit} bytes.", "request_too_large");
-            return false;
-        }
-
-        var buffer = new MemoryStream(request.ContentLength is { } length and > 0 ? (int)length : 4096);
+        // A declared length over the limit is refused unread; a chunked body is stopped by Kestrel's limit.
+        var tooLarge = request.ContentLength > limit;
+        var buffer = new MemoryStream(!tooLarge && request.ContentLength is { } length and > 0 ? (int)length : 4096);
         try
         {
-            await request.Body.CopyToAsync(buffer, context.Http.RequestAborted);
+            if (!tooLarge)
+            {
+                await request.Body.CopyToAsync(buffer, context.Http.RequestAborted);
+            }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            tooLarge = true;
+        }
+
+        if (tooLarge)
         {
             await limits.ApplyHeadersAsync(context.Http, context.Key!);
             await ProxyErrors.WriteAsync(context, 413, $"The request body is larger than the limit of {limit} bytes.", "request_too_large");

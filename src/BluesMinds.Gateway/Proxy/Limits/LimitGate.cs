@@ -17,13 +17,15 @@ internal sealed class LimitGate(LimitPolicySource policies, IRateLimiter limiter
     /// <summary>True when the request may go on; otherwise the refusal has been written.</summary>
     public async Task<bool> AdmitAsync(ProxyContext context)
     {
+        if (!Enabled)
+        {
+            // Nothing to reserve: the prompt is counted later only if the upstream reports no usage.
+            return true;
+        }
+
         var body = context.Body.Span;
         var peek = context.Peek!;
         context.PromptTokens = context.Operation == ProxyOperation.Embeddings ? tokens.CountEmbeddingInput(body) : tokens.CountChatPrompt(body);
-        if (!Enabled)
-        {
-            return true;
-        }
 
         var policy = await policies.GetAsync(context.Key!);
         if (policy is null)

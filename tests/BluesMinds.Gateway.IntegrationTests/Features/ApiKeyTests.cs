@@ -176,6 +176,28 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
+    public async Task ASessionToken_SentToTheGatewayRoutes_IsRefusedAsAnApiKey_WithoutRunningTheSessionScheme()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new GatewayApp(database);
+        var user = await SignUpUserAsync(app);
+        Assert.Equal(HttpStatusCode.OK, (await user.Client.GetAsync(Url("/api/auth/me"))).StatusCode);
+        var before = app.DatabaseCommands.Count;
+
+        for (var i = 0; i < 20; i++)
+        {
+            var response = await user.Client.GetAsync(Url("/api/v1/models"));
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("invalid_api_key", (await JsonAsync(response)).GetProperty("error").GetProperty("code").GetString());
+        }
+
+        // A session check is a database query; the gateway routes never make one.
+        Assert.Equal(before, app.DatabaseCommands.Count);
+        Assert.Equal(HttpStatusCode.OK, (await user.Client.GetAsync(Url("/api/auth/me"))).StatusCode);
+        Assert.True(app.DatabaseCommands.Count > before);
+    }
+
+    [Fact]
     public async Task LastUsedAt_IsWrittenInTheBackground()
     {
         await using var database = await TestDatabase.CreateAsync();

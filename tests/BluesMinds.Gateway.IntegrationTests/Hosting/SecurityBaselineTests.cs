@@ -52,7 +52,8 @@ public sealed class SecurityBaselineTests
 
         var firstId = first.Headers.GetValues("X-Request-Id").Single();
         var secondId = second.Headers.GetValues("X-Request-Id").Single();
-        Assert.Matches("^req_[A-Za-z0-9_-]{16}$", firstId);
+        Assert.Matches("^req_[0-9a-f]{12}[A-Za-z0-9_-]{16}$", firstId);
+        Assert.True(string.CompareOrdinal(firstId[..16], secondId[..16]) <= 0, "request ids sort by time");
         Assert.NotEqual(firstId, secondId);
         Assert.NotEqual("client-chosen-id", firstId);
         using var problem = JsonDocument.Parse(await second.Content.ReadAsStringAsync());

@@ -6,8 +6,8 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
 /// <summary>
 /// Writes a batch of usage records and their daily rollups in one transaction. Records whose
-/// request id is already stored are skipped (a replay), and the rollups count only what was
-/// inserted, so replaying any batch any number of times changes nothing. Rollups are added with
+/// request id is already stored are skipped (a replay) by the insert itself, and the rollups count
+/// only the rows it reports as inserted, so replaying any batch any number of times changes nothing. Rollups are added with
 /// atomic increments, so replicas writing the same day never lose an update.
 /// </summary>
 internal sealed class UsageStore(IServiceScopeFactory scopes)
@@ -18,26 +18,25 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
         var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync();
 
-        var ids = batch.Select(r => r.RequestId).Distinct(StringComparer.Ordinal).ToList();
-        var existing = (await db.UsageLogs.Where(u => ids.Contains(u.RequestId)).Select(u => u.RequestId).ToListAsync())
-            .ToHashSet(StringComparer.Ordinal);
-        var fresh = new List<UsageRecord>(batch.Count);
+        // One row per request id: the first record wins, as it would in the database.
+        var rows = new List<UsageLog>(batch.Count);
+        var records = new Dictionary<string, UsageRecord>(batch.Count, StringComparer.Ordinal);
         foreach (var record in batch)
         {
-            if (existing.Add(record.RequestId))
+            var row = ToRow(record);
+            if (records.TryAdd(row.RequestId, record))
             {
-                fresh.Add(record);
+                rows.Add(row);
             }
         }
 
-        if (fresh.Count == 0)
+        var inserted = await UsageLogInsert.InsertNewAsync(db, rows);
+        if (inserted.Count == 0)
         {
             return;
         }
 
-        db.UsageLogs.AddRange(fresh.Select(ToRow));
-        await db.SaveChangesAsync();
-
+        var fresh = records.Where(r => inserted.Contains(r.Key)).Select(r => r.Value);
         foreach (var day in fresh
             .Where(r => r.UserId is not null && r.ApiKeyId is not null)
             .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: Fit(r.ModelRequested, ModelLength) ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))

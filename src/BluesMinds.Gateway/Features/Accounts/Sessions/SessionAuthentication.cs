@@ -23,6 +23,9 @@ internal static class SessionAuthentication
     public static WebApplicationBuilder AddSessionAuthentication(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SessionTokens>();
+        // With one scheme registered ASP.NET Core would make it the default and run it on every
+        // request, the gateway's hot path included, which sends API keys as Bearer tokens too.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         builder.Services.AddAuthentication()
             .AddJwtBearer(Scheme, _ => { });
         builder.Services.AddOptions<JwtBearerOptions>(Scheme).Configure<SessionTokens>((o, tokens) =>

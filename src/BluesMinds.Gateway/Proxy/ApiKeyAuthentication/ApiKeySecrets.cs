@@ -10,7 +10,7 @@ namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 /// stored only as HMAC-SHA256 under <c>API_KEY_SECRET</c>, so a stolen database cannot be used to
 /// call the gateway nor to check guesses offline without the secret.
 /// </summary>
-internal sealed class ApiKeySecrets(IOptions<SecurityOptions> options)
+internal sealed class ApiKeySecrets(IOptions<SecurityOptions> options) : IDisposable
 {
     public const string Prefix = "bm_";
     public const int RandomLength = 43;
@@ -18,6 +18,10 @@ internal sealed class ApiKeySecrets(IOptions<SecurityOptions> options)
     private const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     private readonly byte[] _secret = Encoding.UTF8.GetBytes(options.Value.ApiKeySecret ?? string.Empty);
+
+    // One keyed HMAC per thread, reset after each use: the one-shot HashData sets the key up (and,
+    // with OpenSSL 3, looks the algorithm up) on every call, once per gateway request.
+    private readonly ThreadLocal<IncrementalHash> _hmac = new(trackAllValues: true);
 
     public static string Generate() => Prefix + RandomNumberGenerator.GetString(Alphabet, RandomLength);
 
@@ -56,6 +60,18 @@ internal sealed class ApiKeySecrets(IOptions<SecurityOptions> options)
     {
         Span<byte> utf8 = key.Length <= KeyLength ? stackalloc byte[KeyLength * 3] : new byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
         var length = Encoding.UTF8.GetBytes(key, utf8);
-        HMACSHA256.HashData(_secret, utf8[..length], destination);
+        var hmac = _hmac.Value ??= IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _secret);
+        hmac.AppendData(utf8[..length]);
+        hmac.GetHashAndReset(destination);
+    }
+
+    public void Dispose()
+    {
+        foreach (var hmac in _hmac.Values)
+        {
+            hmac.Dispose();
+        }
+
+        _hmac.Dispose();
     }
 }

@@ -100,12 +100,11 @@ internal sealed partial class UsageJournal : IDisposable
         rejected.Flush(flushToDisk: true);
     }
 
-    /// <summary>Empties the journal once everything in it is committed.</summary>
-    public void Clear()
-    {
-        _file.SetLength(0);
-        _file.Flush(flushToDisk: true);
-    }
+    /// <summary>
+    /// Empties the journal once everything in it is committed. Not fsync'd: if a crash brings the
+    /// records back, replaying them changes nothing (inserts skip stored request ids).
+    /// </summary>
+    public void Clear() => _file.SetLength(0);
 
     public void Dispose() => _file.Dispose();
 

@@ -85,17 +85,27 @@ internal static class UsageLogInsert
                     command.CommandText = sql;
                 }
 
-                command.Parameters.Clear();
                 var index = 0;
+                var reuse = command.Parameters.Count == count * columns.All.Length;
                 for (var row = start; row < start + count; row++)
                 {
                     foreach (var column in columns.All)
                     {
-                        command.Parameters.Add(column.Mapping.CreateParameter(command, "@p" + index++, column.Value(rows[row]), column.Nullable));
+                        var value = column.Value(rows[row]);
+                        if (reuse)
+                        {
+                            // Same statement, same parameter types: only the values change.
+                            command.Parameters[index++].Value = value is null ? DBNull.Value : column.Mapping.Converter?.ConvertToProvider(value) ?? value;
+                        }
+                        else
+                        {
+                            command.Parameters.Add(column.Mapping.CreateParameter(command, ParameterNames[index++], value, column.Nullable));
+                        }
                     }
                 }
 
-                await using var reader = await command.ExecuteReaderAsync();
+                // SQLite's async methods run synchronously anyway; the sync path allocates less.
+                await using var reader = db.Provider == DatabaseProvider.Sqlite ? command.ExecuteReader() : await command.ExecuteReaderAsync();
                 while (await reader.ReadAsync())
                 {
                     inserted.Add(reader.GetString(0));
@@ -112,6 +122,8 @@ internal static class UsageLogInsert
 
         return inserted;
     }
+
+    private static readonly string[] ParameterNames = [.. Enumerable.Range(0, 100 * Values.Length).Select(i => "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private sealed record Column(string Name, RelationalTypeMapping Mapping, bool Nullable, Func<UsageLog, object?> Value);
 
@@ -160,7 +172,7 @@ internal static class UsageLogInsert
                         builder.Append(row == 0 ? "(" : ", (");
                         for (var column = 0; column < All.Length; column++)
                         {
-                            builder.Append(column == 0 ? "@p" : ", @p").Append(index++);
+                            builder.Append(column == 0 ? string.Empty : ", ").Append(ParameterNames[index++]);
                         }
 
                         builder.Append(')');

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using BluesMinds.Gateway.Hosting.Settings;
 using Microsoft.Extensions.Options;
 
@@ -21,11 +22,13 @@ internal sealed partial class UsageWriter(
     public const int BatchSize = 500;
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(25);
 
     private UsageJournal? _journal;
     private bool _pending;
     private TimeSpan _delay = FirstRetry;
     private DateTimeOffset _nextAttempt;
+    private long _lastWrite;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -53,6 +56,10 @@ internal sealed partial class UsageWriter(
                 else if (!await reader.WaitToReadAsync(stoppingToken))
                 {
                     break;
+                }
+                else
+                {
+                    await GatherAsync(reader, stoppingToken);
                 }
 
                 Drain(reader, batch);
@@ -190,6 +197,23 @@ internal sealed partial class UsageWriter(
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>
+    /// Lets a batch gather until <see cref="BatchWindow"/> after the previous write began, unless a
+    /// full batch is already waiting. Each batch costs an fsync of the journal and a commit whatever
+    /// its size, so under load a few large batches cost far less than many small ones; when idle a
+    /// record waits at most the window.
+    /// </summary>
+    private async Task GatherAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, CancellationToken stoppingToken)
+    {
+        var wait = BatchWindow - Stopwatch.GetElapsedTime(_lastWrite);
+        if (wait > TimeSpan.Zero && reader.Count < BatchSize)
+        {
+            await Task.Delay(wait, stoppingToken);
+        }
+
+        _lastWrite = Stopwatch.GetTimestamp();
     }
 
     private static void Drain(System.Threading.Channels.ChannelReader<UsageRecord> reader, List<UsageRecord> batch, int max = BatchSize)

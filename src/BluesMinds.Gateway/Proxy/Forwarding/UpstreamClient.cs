@@ -27,6 +27,9 @@ internal sealed class UpstreamClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             EnableMultipleHttp2Connections = true,
             ActivityHeadersPropagator = null,
+            // A response disposed before its end (the client went away) closes the connection at
+            // once: draining it would keep the upstream generating, and billing, for seconds.
+            MaxResponseDrainSize = 0,
         }, disposeHandler: true);
     }
 

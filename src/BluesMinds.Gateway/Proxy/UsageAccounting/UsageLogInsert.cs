@@ -99,7 +99,7 @@ internal static class UsageLogInsert
                         }
                         else
                         {
-                            command.Parameters.Add(column.Mapping.CreateParameter(command, ParameterNames[index++], value, column.Nullable));
+                            command.Parameters.Add(column.Mapping.CreateParameter(command, columns.ParameterName(index++), value, column.Nullable));
                         }
                     }
                 }
@@ -124,6 +124,7 @@ internal static class UsageLogInsert
     }
 
     private static readonly string[] ParameterNames = [.. Enumerable.Range(0, 100 * Values.Length).Select(i => "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] Placeholders = [.. Enumerable.Range(1, 100 * Values.Length).Select(i => "$" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private sealed record Column(string Name, RelationalTypeMapping Mapping, bool Nullable, Func<UsageLog, object?> Value);
 
@@ -156,8 +157,16 @@ internal static class UsageLogInsert
 
         public Column[] All { get; }
 
-        public static Columns For(DbContext db) =>
-            ByModel.GetValue(db.Model, model => new Columns(model, db.GetService<ISqlGenerationHelper>()));
+        /// <summary>
+        /// PostgreSQL gets positional <c>$n</c> placeholders and unnamed parameters: Npgsql then sends
+        /// the text as it is instead of parsing it to rewrite two thousand <c>@name</c>s.
+        /// </summary>
+        public bool Positional { get; private init; }
+
+        public static Columns For(GatewayDbContext db) =>
+            ByModel.GetValue(db.Model, model => new Columns(model, db.GetService<ISqlGenerationHelper>()) { Positional = db.Provider == DatabaseProvider.Postgres });
+
+        public string ParameterName(int index) => Positional ? string.Empty : ParameterNames[index];
 
         public string Sql(int rows)
         {
@@ -172,7 +181,7 @@ internal static class UsageLogInsert
                         builder.Append(row == 0 ? "(" : ", (");
                         for (var column = 0; column < All.Length; column++)
                         {
-                            builder.Append(column == 0 ? string.Empty : ", ").Append(ParameterNames[index++]);
+                            builder.Append(column == 0 ? string.Empty : ", ").Append(Positional ? Placeholders[index++] : ParameterNames[index++]);
                         }
 
                         builder.Append(')');

@@ -35,8 +35,7 @@ internal sealed partial class UsageJournal : IDisposable
         _file.Seek(0, SeekOrigin.End);
         foreach (var record in batch)
         {
-            JsonSerializer.Serialize(_file, record, UsageJournalJsonContext.Default.UsageRecord);
-            _file.WriteByte((byte)'\n');
+            WriteLine(_file, record);
         }
 
         _file.Flush(flushToDisk: true);
@@ -95,8 +94,7 @@ internal sealed partial class UsageJournal : IDisposable
     public void Reject(UsageRecord record)
     {
         using var rejected = new FileStream(FilePath + ".rejected.jsonl", FileMode.Append, FileAccess.Write, FileShare.Read);
-        JsonSerializer.Serialize(rejected, record, UsageJournalJsonContext.Default.UsageRecord);
-        rejected.WriteByte((byte)'\n');
+        WriteLine(rejected, record);
         rejected.Flush(flushToDisk: true);
     }
 
@@ -107,6 +105,12 @@ internal sealed partial class UsageJournal : IDisposable
     public void Clear() => _file.SetLength(0);
 
     public void Dispose() => _file.Dispose();
+
+    private static void WriteLine(FileStream file, UsageRecord record)
+    {
+        JsonSerializer.Serialize(file, record, UsageJournalJsonContext.Default.UsageRecord);
+        file.WriteByte((byte)'\n');
+    }
 
     /// <summary>A crash mid-write can leave a line without its newline; the next record must not be glued onto it.</summary>
     private void EndTornLine()

@@ -10,8 +10,8 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
 /// <summary>
-/// Inserts <c>usage_logs</c> rows with multi-row <c>INSERT … ON CONFLICT (request_id) DO NOTHING
-/// RETURNING request_id</c> statements, on both providers. Change tracking cost the writer about as
+/// Inserts <c>usage_logs</c> rows with <c>INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING
+/// request_id</c> statements, on both providers (<see cref="RowsPerStatement"/>). Change tracking cost the writer about as
 /// much CPU per record as the whole request path; this costs a few microseconds per row, and the
 /// returned ids tell exactly which rows are new, without a query first.
 /// Column names and parameter formats come from the EF Core model, so the rows are the ones
@@ -132,7 +132,7 @@ internal static class UsageLogInsert
     private sealed class Columns
     {
         private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IModel, Columns> ByModel = [];
-        private readonly Dictionary<int, string> _sql = [];
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _sql = new();
         private readonly string _prefix;
         private readonly string _suffix;
 
@@ -168,30 +168,22 @@ internal static class UsageLogInsert
 
         public string ParameterName(int index) => Positional ? string.Empty : ParameterNames[index];
 
-        public string Sql(int rows)
+        public string Sql(int rows) => _sql.GetOrAdd(rows, count =>
         {
-            lock (_sql)
+            var builder = new StringBuilder(_prefix, _prefix.Length + (count * All.Length * 8) + _suffix.Length);
+            var index = 0;
+            for (var row = 0; row < count; row++)
             {
-                if (!_sql.TryGetValue(rows, out var text))
+                builder.Append(row == 0 ? "(" : ", (");
+                for (var column = 0; column < All.Length; column++)
                 {
-                    var builder = new StringBuilder(_prefix, _prefix.Length + (rows * All.Length * 8) + _suffix.Length);
-                    var index = 0;
-                    for (var row = 0; row < rows; row++)
-                    {
-                        builder.Append(row == 0 ? "(" : ", (");
-                        for (var column = 0; column < All.Length; column++)
-                        {
-                            builder.Append(column == 0 ? string.Empty : ", ").Append(Positional ? Placeholders[index++] : ParameterNames[index++]);
-                        }
-
-                        builder.Append(')');
-                    }
-
-                    _sql[rows] = text = builder.Append(_suffix).ToString();
+                    builder.Append(column == 0 ? string.Empty : ", ").Append(Positional ? Placeholders[index++] : ParameterNames[index++]);
                 }
 
-                return text;
+                builder.Append(')');
             }
-        }
+
+            return builder.Append(_suffix).ToString();
+        });
     }
 }

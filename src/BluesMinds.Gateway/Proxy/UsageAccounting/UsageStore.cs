@@ -7,8 +7,8 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// <summary>
 /// Writes a batch of usage records and their daily rollups in one transaction. Records whose
 /// request id is already stored are skipped (a replay) by the insert itself, and the rollups count
-/// only the rows it reports as inserted, so replaying any batch any number of times changes nothing. Rollups are added with
-/// atomic increments, so replicas writing the same day never lose an update.
+/// only the rows it reports as inserted, so replaying any batch any number of times changes nothing.
+/// Rollups are added with atomic increments, so replicas writing the same day never lose an update.
 /// </summary>
 internal sealed class UsageStore(IServiceScopeFactory scopes)
 {
@@ -27,11 +27,11 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
 
         // One row per request id: the first record wins, as it would in the database.
         var rows = new List<UsageLog>(batch.Count);
-        var records = new Dictionary<string, UsageRecord>(batch.Count, StringComparer.Ordinal);
+        var seen = new HashSet<string>(batch.Count, StringComparer.Ordinal);
         foreach (var record in batch)
         {
             var row = ToRow(record);
-            if (records.TryAdd(row.RequestId, record))
+            if (seen.Add(row.RequestId))
             {
                 rows.Add(row);
             }
@@ -43,19 +43,19 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
             return;
         }
 
-        var fresh = records.Where(r => inserted.Contains(r.Key)).Select(r => r.Value);
-        foreach (var day in fresh
-            .Where(r => r.UserId is not null && r.ApiKeyId is not null)
-            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: Fit(r.ModelRequested, ModelLength) ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
+        // Rolled up from the rows as stored (fitted and clamped), so the sums always equal the rows'.
+        foreach (var day in rows
+            .Where(r => inserted.Contains(r.RequestId) && r.UserId is not null && r.ApiKeyId is not null)
+            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: r.ModelRequested ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
         {
             var (user, key, model, date) = day.Key;
             long requests = day.Count();
             long errors = day.Count(r => r.StatusCode >= 400);
-            long prompt = day.Sum(r => (long)Math.Max(0, r.PromptTokens));
-            long completion = day.Sum(r => (long)Math.Max(0, r.CompletionTokens));
-            long cached = day.Sum(r => (long)Math.Max(0, r.CachedTokens));
-            long total = day.Sum(r => (long)Math.Max(0, r.TotalTokens));
-            long cost = day.Sum(r => Math.Max(0, r.CostMicros));
+            long prompt = day.Sum(r => (long)r.PromptTokens);
+            long completion = day.Sum(r => (long)r.CompletionTokens);
+            long cached = day.Sum(r => (long)r.CachedTokens);
+            long total = day.Sum(r => (long)r.TotalTokens);
+            long cost = day.Sum(r => r.CostMicros);
             await db.Database.ExecuteSqlAsync($"""
                 INSERT INTO usage_daily (user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros)
                 VALUES ({user}, {key}, {model}, {date}, {requests}, {errors}, {prompt}, {completion}, {cached}, {total}, {cost})

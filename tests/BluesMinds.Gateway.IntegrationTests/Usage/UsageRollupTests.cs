@@ -84,8 +84,11 @@ public sealed class UsageRollupTests
     public async Task RequestsOnDifferentDays_GoToTheirOwnDailyRows()
     {
         // Rows of another day are written through the journal, as a replay after an outage writes them.
+        // Their days are fixed dates, older than the default retention: the hourly retention job,
+        // which also runs at start, would otherwise delete them as soon as they land.
         await using var database = await TestDatabase.CreateAsync();
-        await using (var app = new GatewayApp(database, Settings()))
+        var settings = Settings(("Usage:RetentionDays", "0"));
+        await using (var app = new GatewayApp(database, settings))
         {
             Assert.NotNull(app.Services);
         }
@@ -101,7 +104,7 @@ public sealed class UsageRollupTests
         };
         Directory.CreateDirectory(Path.GetDirectoryName(JournalPath(database))!);
         await File.WriteAllTextAsync(JournalPath(database), string.Concat(lines.Select(l => l + "\n")));
-        await using var restarted = new GatewayApp(database, Settings());
+        await using var restarted = new GatewayApp(database, settings);
         Assert.NotNull(restarted.Services);
         await WaitForRowsAsync(database, ["a", "b", "c", "d"]);
 

@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Security.Cryptography;
 
 namespace BluesMinds.Gateway.Hosting.Http;
 
@@ -43,8 +42,10 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestI
             chars[i] = "0123456789abcdef"[(int)(time & 0xF)];
         }
 
+        // Random.Shared, not the OS generator: an id grants nothing, so only its uniqueness matters,
+        // and a call into OpenSSL per request cost more than the rest of this middleware.
         Span<byte> random = stackalloc byte[12];
-        RandomNumberGenerator.Fill(random);
+        Random.Shared.NextBytes(random);
         Base64Url.EncodeToChars(random, chars[16..]);
     });
 

@@ -24,6 +24,7 @@ internal sealed partial class UsageWriter(
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(25);
 
+    private readonly UsageWriterThread _thread = new();
     private UsageJournal? _journal;
     private bool _pending;
     private TimeSpan _delay = FirstRetry;
@@ -39,7 +40,9 @@ internal sealed partial class UsageWriter(
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _thread.RunAsync(() => RunAsync(stoppingToken));
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         var journal = _journal!;
         var batch = new List<UsageRecord>(BatchSize);
@@ -96,6 +99,7 @@ internal sealed partial class UsageWriter(
     public override void Dispose()
     {
         _journal?.Dispose();
+        _thread.Dispose();
         base.Dispose();
     }
 

@@ -1,4 +1,5 @@
 using BluesMinds.Gateway.Features.Accounts;
+using BluesMinds.Gateway.Features.Accounts.Sessions;
 using BluesMinds.Gateway.Features.Admin;
 using BluesMinds.Gateway.Features.ApiKeys;
 using BluesMinds.Gateway.Features.Pricing;
@@ -50,7 +51,7 @@ if (!await startup.PrepareAsync())
 }
 
 app.UseGatewayHttp();
-app.UseAuthorization();
+app.UseSessionAuthentication();
 
 app.MapHealthEndpoints();
 app.MapAccounts();

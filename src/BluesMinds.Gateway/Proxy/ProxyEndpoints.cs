@@ -23,7 +23,7 @@ internal static class ProxyEndpoints
     {
         foreach (var prefix in new[] { "/api/v1", "/v1" })
         {
-            var group = app.MapGroup(prefix).WithTags("Gateway");
+            var group = app.MapGroup(prefix).WithTags("Gateway").WithMetadata(Hosting.Http.ApiKeyEndpoint.Instance);
             group.MapPost("/chat/completions", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.ChatCompletions))
                 .WithMetadata(new Hosting.Http.BodyLimitCheckedByEndpoint());
             group.MapPost("/embeddings", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.Embeddings))

@@ -55,6 +55,31 @@ internal static class SessionAuthentication
         return builder;
     }
 
+    /// <summary>
+    /// Authentication and authorization for every route but the gateway's (<see cref="ApiKeyEndpoint"/>),
+    /// which check API keys themselves and carry no policy: there both middlewares only cost time.
+    /// </summary>
+    public static WebApplication UseSessionAuthentication(this WebApplication app)
+    {
+        IApplicationBuilder? branch = null;
+        app.UseWhen(c => !ApiKeyEndpoint.Matches(c), b =>
+        {
+            b.UseAuthentication();
+            b.UseAuthorization();
+            branch = b;
+        });
+
+        // The branch records that both middlewares are in the pipeline; copied to the app, those
+        // markers stop WebApplication from adding its own authentication in front of every route.
+        var markers = ((IApplicationBuilder)app).Properties;
+        foreach (var (key, value) in branch!.Properties)
+        {
+            markers.TryAdd(key, value);
+        }
+
+        return app;
+    }
+
     private static Task ReadCookieWhenNoHeader(MessageReceivedContext context)
     {
         var request = context.Request;

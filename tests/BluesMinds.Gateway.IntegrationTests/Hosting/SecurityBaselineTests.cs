@@ -232,6 +232,22 @@ public sealed class SecurityBaselineTests
         Assert.Equal(HttpStatusCode.PermanentRedirect, await Send("203.0.113.9"));
     }
 
+    [Fact]
+    public async Task Production_WithoutTrustedProxies_NoForwardedHeaderIsBelieved()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new GatewayApp(database, environment: "Production");
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = new Uri("http://gateway.example.com") });
+
+        foreach (var remoteIp in new[] { "127.0.0.1", "10.1.2.3", "203.0.113.9" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Path("/api/test/ok"));
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            request.Headers.Add("X-Test-Remote-Ip", remoteIp);
+            Assert.Equal(HttpStatusCode.PermanentRedirect, (await client.SendAsync(request)).StatusCode);
+        }
+    }
+
     private sealed class WebApplicationFactoryClientOptionsHttps : Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions
     {
         public WebApplicationFactoryClientOptionsHttps()

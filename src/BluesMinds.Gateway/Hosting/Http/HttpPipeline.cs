@@ -90,7 +90,12 @@ internal static class HttpPipeline
 
     public static WebApplication UseGatewayHttp(this WebApplication app)
     {
-        app.UseForwardedHeaders();
+        // Without a trusted proxy the middleware could only ever ignore the headers: skip it.
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AppOptions>>().Value.TrustedProxyList().Count > 0)
+        {
+            app.UseForwardedHeaders();
+        }
+
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseExceptionHandler();

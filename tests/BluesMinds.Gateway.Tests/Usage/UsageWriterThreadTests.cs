@@ -32,6 +32,23 @@ public sealed class UsageWriterThreadTests
     }
 
     [Fact]
+    public async Task DisposedWhileTheLoopStillAwaits_TheLoopFinishesOnThePool()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new UsageWriterThread();
+        var loop = thread.RunAsync(async () =>
+        {
+            await release.Task;
+            await Task.Yield();
+        });
+
+        thread.Dispose();
+        release.SetResult();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(loop.IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public async Task AnExceptionInTheLoop_ReachesTheAwaiter()
     {
         using var thread = new UsageWriterThread();

@@ -11,7 +11,9 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 internal sealed class UsageWriterThread : TaskScheduler, IDisposable
 {
     private readonly BlockingCollection<Task> _tasks = [];
+    private readonly Lock _closing = new();
     private readonly Thread _thread;
+    private bool _closed;
 
     public UsageWriterThread()
     {
@@ -25,9 +27,30 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     public Task RunAsync(Func<Task> loop) =>
         Task.Factory.StartNew(loop, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this).Unwrap();
 
-    public void Dispose() => _tasks.CompleteAdding();
+    public void Dispose()
+    {
+        lock (_closing)
+        {
+            _closed = true;
+            _tasks.CompleteAdding();
+        }
+    }
 
-    protected override void QueueTask(Task task) => _tasks.Add(task);
+    protected override void QueueTask(Task task)
+    {
+        lock (_closing)
+        {
+            if (!_closed)
+            {
+                _tasks.Add(task);
+                return;
+            }
+        }
+
+        // Disposed while the loop still awaited something (a shutdown that timed out): finish on the
+        // pool rather than throw from whatever thread completed the awaited task.
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Scheduler.TryExecuteTask(state.Task), (Scheduler: this, Task: task), preferLocal: false);
+    }
 
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
         Thread.CurrentThread == _thread && TryExecuteTask(task);

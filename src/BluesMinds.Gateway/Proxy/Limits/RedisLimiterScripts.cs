@@ -23,13 +23,13 @@ internal static class RedisLimiterScripts
         local quotaTtl = tonumber(ARGV[5])
         local scopes = #KEYS / 3
 
-        local function available(key, f, limit)
+        -- A bucket's level now, from its stored level and time (full when never written).
+        local function available(level, at, limit)
           if limit <= 0 then return 0 end
-          local v = redis.call('HMGET', key, f .. 'l', f .. 't')
-          if not v[1] then return limit end
-          local elapsed = now - tonumber(v[2])
+          if not level then return limit end
+          local elapsed = now - tonumber(at)
           if elapsed < 0 then elapsed = 0 end
-          local a = tonumber(v[1]) + elapsed * limit / 60000
+          local a = tonumber(level) + elapsed * limit / 60000
           if a > limit then a = limit end
           return a
         end
@@ -41,8 +41,14 @@ internal static class RedisLimiterScripts
           s.rate = KEYS[(i - 1) * 3 + 1]
           s.cset = KEYS[(i - 1) * 3 + 2]
           s.q = KEYS[(i - 1) * 3 + 3]
-          s.ra = available(s.rate, 'r', s.rpm)
-          s.ta = available(s.rate, 't', s.tpm)
+          s.ra = 0
+          s.ta = 0
+          if s.rpm > 0 or s.tpm > 0 then
+            -- Both buckets live in one hash: one read for both.
+            local v = redis.call('HMGET', s.rate, 'rl', 'rt', 'tl', 'tt')
+            s.ra = available(v[1], v[2], s.rpm)
+            s.ta = available(v[3], v[4], s.tpm)
+          end
           s.cc = 0
           if s.conc > 0 then
             redis.call('ZREMRANGEBYSCORE', s.cset, '-inf', now)
@@ -76,16 +82,26 @@ internal static class RedisLimiterScripts
         if outcome == 0 and consume then
           for i = 1, scopes do
             local s = st[i]
-            -- Only the buckets that apply are written: one set later starts full.
+            -- Only the buckets that apply are written (one set later starts full), in one write.
+            local fields = {}
             if s.rpm > 0 then
               s.ra = s.ra - 1
-              redis.call('HSET', s.rate, 'rl', tostring(s.ra), 'rt', now)
+              fields[#fields + 1] = 'rl'
+              fields[#fields + 1] = tostring(s.ra)
+              fields[#fields + 1] = 'rt'
+              fields[#fields + 1] = now
             end
             if s.tpm > 0 then
               s.ta = s.ta - tokens
-              redis.call('HSET', s.rate, 'tl', tostring(s.ta), 'tt', now)
+              fields[#fields + 1] = 'tl'
+              fields[#fields + 1] = tostring(s.ta)
+              fields[#fields + 1] = 'tt'
+              fields[#fields + 1] = now
             end
-            if s.rpm > 0 or s.tpm > 0 then redis.call('PEXPIRE', s.rate, 120000) end
+            if #fields > 0 then
+              redis.call('HSET', s.rate, unpack(fields))
+              redis.call('PEXPIRE', s.rate, 120000)
+            end
             if s.conc > 0 then
               redis.call('ZADD', s.cset, now + leaseMs, lease)
               redis.call('PEXPIRE', s.cset, leaseMs)

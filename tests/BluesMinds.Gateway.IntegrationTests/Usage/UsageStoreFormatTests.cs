@@ -1,5 +1,4 @@
 using BluesMinds.Gateway.Data;
-using BluesMinds.Gateway.Data.Entities;
 using BluesMinds.Gateway.IntegrationTests.Infrastructure;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.EntityFrameworkCore;
@@ -30,37 +29,9 @@ public sealed class UsageStoreFormatTests
 
         // A time with ticks below the millisecond and one on a whole second, since the text format trims zeros.
         var at = new DateTime(2026, 11, 26, 7, 8, 9, DateTimeKind.Utc).AddTicks(full ? 1_234_567 : 0);
-        await using (var db = database.OpenContext())
+        UsageRecord Record(string requestId) => new()
         {
-            db.UsageLogs.Add(new UsageLog
-            {
-                RequestId = "req_ef",
-                UserId = full ? user : null,
-                ApiKeyId = full ? key : null,
-                Endpoint = "chat.completions",
-                ModelRequested = full ? "gpt-4o-mini ünïcødé ✓" : null,
-                ModelServed = full ? "gpt-4o-mini-2024-07-18" : null,
-                ServerId = full ? server : null,
-                PromptTokens = 12,
-                CompletionTokens = full ? 2_000_000_000 : 0,
-                CachedTokens = 3,
-                TotalTokens = 15,
-                TokensEstimated = full,
-                CostMicros = full ? 9_000_000_000_000 : 0,
-                LatencyMs = 41,
-                TimeToFirstByteMs = full ? 7 : null,
-                Streamed = full,
-                ClientDisconnected = full,
-                StatusCode = full ? 499 : 200,
-                ErrorCode = full ? "client_closed" : null,
-                CreatedAt = at,
-            });
-            await db.SaveChangesAsync();
-        }
-
-        await store.InsertAsync([new UsageRecord
-        {
-            RequestId = "req_store",
+            RequestId = requestId,
             UserId = full ? user : null,
             ApiKeyId = full ? key : null,
             Endpoint = "chat.completions",
@@ -80,7 +51,16 @@ public sealed class UsageStoreFormatTests
             StatusCode = full ? 499 : 200,
             ErrorCode = full ? "client_closed" : null,
             CreatedAt = at,
-        }]);
+        };
+
+        // The same values twice: once saved by EF Core's change tracker, once by the usage store.
+        await using (var db = database.OpenContext())
+        {
+            db.UsageLogs.Add(UsageStore.ToRow(Record("req_ef")));
+            await db.SaveChangesAsync();
+        }
+
+        await store.InsertAsync([Record("req_store")]);
 
         // Each stored value with its storage type, as the engine itself renders it.
         var columns = (await database.ColumnNamesAsync("usage_logs")).Where(c => c is not "id" and not "request_id").ToList();

@@ -16,8 +16,9 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// request_id</c> statements of up to <see cref="RowsPerStatement"/> rows. Change tracking cost the
 /// writer about as much CPU per record as the whole request path; this costs a few microseconds per
 /// row, and the returned ids tell exactly which rows are new, without a query first.
-/// Column names and value formats come from the EF Core model, so the rows are the ones
-/// <c>SaveChanges</c> would write (a test compares them column by column).
+/// Column names come from the EF Core model, and on PostgreSQL the parameters from its type
+/// mappings; on SQLite the value formats are written out in <see cref="SqliteRows"/>. Either way
+/// the rows are the ones <c>SaveChanges</c> would write: a test compares them column by column.
 /// </summary>
 internal static class UsageLogInsert
 {
@@ -25,8 +26,8 @@ internal static class UsageLogInsert
     /// Rows per statement: a hundred on PostgreSQL (2,000 parameters, one round trip each), fifty on
     /// SQLite, where every statement pays for its own journal and sequence update. SQLite statements
     /// are bound by position through SQLitePCLRaw: Microsoft.Data.Sqlite binds by name with a linear
-    /// search (quadratic in a wide statement) and its per-execution overhead was a third of the
-    /// writer's CPU.
+    /// search (quadratic in a wide statement), and its per-execution overhead was more than a third of
+    /// the writer's CPU.
     /// </summary>
     public static int RowsPerStatement(DatabaseProvider provider) => provider == DatabaseProvider.Sqlite ? 50 : 100;
 

@@ -129,7 +129,8 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
     private const int ModelLength = 200;
     private const int CodeLength = 64;
 
-    private static UsageLog ToRow(UsageRecord r) => new()
+    /// <summary>The row a record becomes: client text fitted to its column, counts never negative.</summary>
+    internal static UsageLog ToRow(UsageRecord r) => new()
     {
         RequestId = Fit(r.RequestId, CodeLength)!,
         UserId = r.UserId,

@@ -4,7 +4,7 @@ import sys,re,collections
 # innermost (leaf-most) matching frame wins
 cats=[
  ("usage-writer","UsageWriter|UsageStore|UsageLogInsert|UsageJournal"),
- ("tokenizer","Tokenizers|TokenCounter"),
+ ("tokenizer","Tokenizers|TokenCounter|TokenVocabulary|BytePairCount"),
  ("usage-reader","UsageReader"),
  ("limits","LimitGate|RateLimiter|LimitPolicy"),
  ("keys","ApiKeyLookup|ApiKeySecrets|ApiKeyLastUsed"),

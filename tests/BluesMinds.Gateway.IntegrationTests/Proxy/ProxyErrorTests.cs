@@ -173,6 +173,27 @@ public sealed class ProxyErrorTests
     }
 
     [Fact]
+    public async Task LoneSurrogateEscape_IsForwarded_NotAServerError()
+    {
+        // "\ud800" alone is valid JSON that .NET will not decode into a string: the prompt is still
+        // counted and the upstream decides.
+        await using var database = await TestDatabase.CreateAsync();
+        await using var upstream = await FakeUpstream.StartAsync("alpha");
+        await using var app = new GatewayApp(database, Settings());
+        var gateway = await StartAsync(app);
+        await gateway.AddServerAsync(upstream, [Model, "text-embedding-3-small"]);
+        var client = gateway.CreateKeyClient();
+
+        var chat = await client.PostAsync(Url("/api/v1/chat/completions"), JsonContent("""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi \ud800 there"}]}"""));
+        var embeddings = await client.PostAsync(Url("/api/v1/embeddings"), JsonContent("""{"model":"text-embedding-3-small","input":["a \udc00"]}"""));
+
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, embeddings.StatusCode);
+        Assert.Equal(1, upstream.ChatCount);
+        Assert.Equal(1, upstream.EmbeddingsCount);
+    }
+
+    [Fact]
     public async Task ChatCompletion_DeclaredBodyOverTheLimit_Returns413()
     {
         await using var database = await TestDatabase.CreateAsync();

@@ -1,4 +1,7 @@
-using Microsoft.ML.Tokenizers;
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
@@ -6,28 +9,87 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// Counts tokens with the o200k_base encoding (GPT-4o family): every prompt, for the limits'
 /// reservation, and the completion when an upstream reports no usage (flagged as estimated).
 /// </summary>
-internal sealed class TokenCounter
+internal sealed partial class TokenCounter
 {
     // Chat formatting overhead per message and per reply, as OpenAI documents for its chat models.
     private const int TokensPerMessage = 3;
     private const int TokensPerReply = 3;
 
-    private readonly Lazy<Tokenizer> _tokenizer = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+    // o200k_base's pre-tokeniser, as tiktoken and Microsoft.ML.Tokenizers define it.
+    internal const string Pattern = /*lang=regex*/ @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    public int Count(string text) => text.Length == 0 ? 0 : _tokenizer.Value.CountTokens(text);
+    private const int StackBytes = 512;
+
+    private readonly Lazy<TokenVocabulary> _vocabulary = new(TokenVocabulary.LoadO200kBase);
+
+    [GeneratedRegex(Pattern)]
+    private static partial Regex Words();
+
+    /// <summary>Loads the ranks now rather than on the first request.</summary>
+    public void Load() => _ = _vocabulary.Value;
+
+    /// <summary>Tokens of a text, as ordinary text: what looks like a special token counts as its characters.</summary>
+    public int Count(ReadOnlySpan<char> text)
+    {
+        var vocabulary = _vocabulary.Value;
+        var total = 0;
+        byte[]? rented = null;
+        Span<byte> buffer = stackalloc byte[StackBytes];
+        try
+        {
+            foreach (var word in Words().EnumerateMatches(text))
+            {
+                var chars = text.Slice(word.Index, word.Length);
+                var needed = Encoding.UTF8.GetMaxByteCount(chars.Length);
+                if (needed > buffer.Length)
+                {
+                    if (rented is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(rented);
+                    }
+
+                    buffer = rented = ArrayPool<byte>.Shared.Rent(needed);
+                }
+
+                total += BytePairCount.Count(vocabulary, buffer[..Encoding.UTF8.GetBytes(chars, buffer)]);
+            }
+
+            return total;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private int CountEscaped(ReadOnlySpan<byte> utf8)
+    {
+        var chars = ArrayPool<char>.Shared.Rent(utf8.Length);
+        try
+        {
+            return Count(chars.AsSpan(0, Encoding.UTF8.GetChars(utf8, chars)));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
 
     /// <summary>Prompt tokens of a chat request: every string found in the messages, plus the chat overhead.</summary>
     public int CountChatPrompt(ReadOnlySpan<byte> body)
     {
         var total = TokensPerReply;
-        var reader = new System.Text.Json.Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(body);
         var inMessages = false;
         var depth = 0;
         while (reader.Read())
         {
             if (!inMessages)
             {
-                if (reader.TokenType == System.Text.Json.JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("messages"u8))
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("messages"u8))
                 {
                     inMessages = true;
                     reader.Read();
@@ -37,18 +99,18 @@ internal sealed class TokenCounter
                 continue;
             }
 
-            if (reader.TokenType == System.Text.Json.JsonTokenType.EndArray && reader.CurrentDepth == depth)
+            if (reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth)
             {
                 break;
             }
 
-            if (reader.TokenType == System.Text.Json.JsonTokenType.StartObject && reader.CurrentDepth == depth + 1)
+            if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == depth + 1)
             {
                 total += TokensPerMessage;
             }
-            else if (reader.TokenType == System.Text.Json.JsonTokenType.String)
+            else if (reader.TokenType == JsonTokenType.String)
             {
-                total += Count(reader.GetString()!);
+                total += CountString(ref reader);
             }
         }
 
@@ -59,25 +121,25 @@ internal sealed class TokenCounter
     public int CountEmbeddingInput(ReadOnlySpan<byte> body)
     {
         var total = 0;
-        var reader = new System.Text.Json.Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(body);
         while (reader.Read())
         {
-            if (reader.TokenType == System.Text.Json.JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("input"u8))
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("input"u8))
             {
                 reader.Read();
-                if (reader.TokenType == System.Text.Json.JsonTokenType.String)
+                if (reader.TokenType == JsonTokenType.String)
                 {
-                    return Count(reader.GetString()!);
+                    return CountString(ref reader);
                 }
 
                 var depth = reader.CurrentDepth;
-                while (reader.Read() && !(reader.TokenType == System.Text.Json.JsonTokenType.EndArray && reader.CurrentDepth == depth))
+                while (reader.Read() && !(reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth))
                 {
-                    if (reader.TokenType == System.Text.Json.JsonTokenType.String)
+                    if (reader.TokenType == JsonTokenType.String)
                     {
-                        total += Count(reader.GetString()!);
+                        total += CountString(ref reader);
                     }
-                    else if (reader.TokenType == System.Text.Json.JsonTokenType.Number)
+                    else if (reader.TokenType == JsonTokenType.Number)
                     {
                         // Pre-tokenised input: each number is one token.
                         total++;
@@ -90,10 +152,35 @@ internal sealed class TokenCounter
 
         return total;
     }
+
+    // The JSON string, unescaped into a pooled buffer: it never becomes a string on the heap.
+    private int CountString(ref Utf8JsonReader reader)
+    {
+        var escaped = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        char[]? rented = null;
+        var buffer = escaped <= StackBytes / sizeof(char) ? stackalloc char[StackBytes / sizeof(char)] : (rented = ArrayPool<char>.Shared.Rent(escaped));
+        try
+        {
+            return Count(buffer[..reader.CopyString(buffer)]);
+        }
+        catch (InvalidOperationException)
+        {
+            // A lone surrogate escape ("\ud800") is valid JSON that .NET will not decode; the
+            // upstream may accept it, so it is counted as the escaped text it arrived as.
+            return CountEscaped(reader.ValueSpan);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
 }
 
-/// <summary>Loads the tokenizer's vocabulary while the host starts, so that no request pays for it.</summary>
+/// <summary>Loads the token ranks while the host starts, so that no request pays for it.</summary>
 internal sealed class TokenCounterWarmUp(TokenCounter tokens) : BackgroundService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => tokens.Count("warm up"), stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(tokens.Load, stoppingToken);
 }

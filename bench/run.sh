@@ -64,13 +64,19 @@ start streamstub $STREAM_STUB STUB_CHUNKS=8 STUB_CHUNK_DELAY_MS=20 -- "$STUB_DLL
 start soakstub $SOAK_STUB STUB_CHUNKS=60 STUB_CHUNK_DELAY_MS=1000 -- "$STUB_DLL"
 start proxy $PROXY BENCH_UPSTREAM=http://127.0.0.1:$STUB BENCH_STREAM_UPSTREAM=http://127.0.0.1:$STREAM_STUB \
   BENCH_SOAK_UPSTREAM=http://127.0.0.1:$SOAK_STUB -- "$PROXY_DLL"
-GATEWAY_ENV=(ASPNETCORE_ENVIRONMENT=Staging DATABASE_MIGRATE_ON_STARTUP=true Logging__LogLevel__Default=Warning
+GATEWAY_ENV=(ASPNETCORE_ENVIRONMENT=Staging Logging__LogLevel__Default=Warning
   JWT_SECRET=bench-jwt-secret-0123456789abcdefghij API_KEY_SECRET=bench-key-secret-0123456789abcdefghij
   ENCRYPTION_KEY=bench-enc-key-0123456789abcdefghijklmn ADMIN_EMAILS=bench-admin@example.com)
+EMBEDDED_ENV=(App__DataDirectory="$SCRATCH/embedded")
+SHARED_ENV=(App__DataDirectory="$SCRATCH/shared" DATABASE_PROVIDER=Postgres
+  DATABASE_URL="postgres://bm:bm@127.0.0.1:$PG_PORT/bm_bench" REDIS_URL="redis://127.0.0.1:$REDIS_PORT")
 mkdir -p "$SCRATCH/embedded" "$SCRATCH/shared"
-start embedded $EMBEDDED "${GATEWAY_ENV[@]}" App__DataDirectory="$SCRATCH/embedded" -- "$GATEWAY_DLL"
-start shared $SHARED "${GATEWAY_ENV[@]}" App__DataDirectory="$SCRATCH/shared" DATABASE_PROVIDER=Postgres \
-  DATABASE_URL="postgres://bm:bm@127.0.0.1:$PG_PORT/bm_bench" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" -- "$GATEWAY_DLL"
+# As docs/PRODUCTION.md orders it: migrate, then serve (the gateway never migrates in Staging).
+env "${GATEWAY_ENV[@]}" "${EMBEDDED_ENV[@]}" dotnet "$GATEWAY_DLL" migrate >"$SCRATCH/migrate.log" 2>&1 \
+  && env "${GATEWAY_ENV[@]}" "${SHARED_ENV[@]}" dotnet "$GATEWAY_DLL" migrate >>"$SCRATCH/migrate.log" 2>&1 \
+  || { echo "migrate failed; its log:" >&2; cat "$SCRATCH/migrate.log" >&2; exit 1; }
+start embedded $EMBEDDED "${GATEWAY_ENV[@]}" "${EMBEDDED_ENV[@]}" -- "$GATEWAY_DLL"
+start shared $SHARED "${GATEWAY_ENV[@]}" "${SHARED_ENV[@]}" -- "$GATEWAY_DLL"
 
 # provision PORT: an admin who registers the stubs, lifts its own limits out of the way (they are
 # still checked on every request) and creates a bm_ key; prints the key.

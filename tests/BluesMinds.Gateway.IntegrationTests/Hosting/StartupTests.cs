@@ -170,6 +170,29 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task Start_WritesNoDataProtectionKeyRing()
+    {
+        // Nothing here protects data with ASP.NET Core data protection (sessions are signed JWTs),
+        // so no replica should read or create its XML key ring under $HOME.
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var home = Directory.CreateDirectory(Path.Combine(database.Directory, "home")).FullName;
+        var environment = new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Development", ["HOME"] = home };
+
+        await using (var gateway = GatewayProcess.Start(database.Directory, environment))
+        {
+            var address = await gateway.WaitForListeningAsync(Timeout);
+            using var client = new HttpClient { BaseAddress = address };
+            var signup = await client.PostAsync(
+                new Uri("/api/auth/signup", UriKind.Relative),
+                new StringContent("""{"email":"keyring@example.com","password":"Keyring-Password-42!"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, signup.StatusCode);
+            await Task.Delay(500);
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(home, ".aspnet")), "a data protection key ring was written under $HOME");
+    }
+
+    [Fact]
     public async Task Development_NoConfiguration_GeneratesSecretsOnceAndKeepsThem()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

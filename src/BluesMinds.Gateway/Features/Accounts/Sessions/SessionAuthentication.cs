@@ -28,6 +28,7 @@ internal static class SessionAuthentication
         AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         builder.Services.AddAuthentication()
             .AddJwtBearer(Scheme, _ => { });
+        SkipDataProtectionKeyRingAtStart(builder.Services);
         builder.Services.AddOptions<JwtBearerOptions>(Scheme).Configure<SessionTokens>((o, tokens) =>
         {
             o.MapInboundClaims = false;
@@ -53,6 +54,23 @@ internal static class SessionAuthentication
             .AddPolicy(UserPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser())
             .AddPolicy(AdminPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser().RequireRole(UserRoles.Admin));
         return builder;
+    }
+
+    // AddAuthentication registers data protection for cookie and remote-login schemes. The session
+    // scheme never protects data with it (its cookie carries the signed JWT itself), yet data
+    // protection's hosted service would read, and on a first start write, an XML key ring under
+    // $HOME at every start: the XML stack loaded in every replica, and a file, for nothing. Were
+    // anything to protect data later, the key ring would still load on that first use.
+    private static void SkipDataProtectionKeyRingAtStart(IServiceCollection services)
+    {
+        var warmUps = services
+            .Where(d => d.ServiceType == typeof(IHostedService)
+                && d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService")
+            .ToList();
+        foreach (var warmUp in warmUps)
+        {
+            services.Remove(warmUp);
+        }
     }
 
     /// <summary>

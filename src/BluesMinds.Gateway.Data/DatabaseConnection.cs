@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -84,19 +85,25 @@ public static class DatabaseConnection
     {
         try
         {
-            if (provider == DatabaseProvider.Postgres)
-            {
-                var builder = new NpgsqlConnectionStringBuilder(connectionString);
-                return string.Create(CultureInfo.InvariantCulture, $"postgres {builder.Host}:{builder.Port}/{builder.Database}");
-            }
-
-            return "sqlite " + new SqliteConnectionStringBuilder(connectionString).DataSource;
+            return provider == DatabaseProvider.Postgres ? DescribePostgres(connectionString) : DescribeSqlite(connectionString);
         }
         catch (ArgumentException)
         {
             return provider.ToString().ToLowerInvariant();
         }
     }
+
+    // Each provider's builder in a method of its own: compiling Describe must not load the other
+    // provider's assembly (Npgsql in the embedded mode).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string DescribePostgres(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return string.Create(CultureInfo.InvariantCulture, $"postgres {builder.Host}:{builder.Port}/{builder.Database}");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string DescribeSqlite(string connectionString) => "sqlite " + new SqliteConnectionStringBuilder(connectionString).DataSource;
 
     private static string FromUrl(string value)
     {

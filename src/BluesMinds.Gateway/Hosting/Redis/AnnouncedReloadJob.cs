@@ -1,5 +1,3 @@
-using StackExchange.Redis;
-
 namespace BluesMinds.Gateway.Hosting.Redis;
 
 /// <summary>
@@ -9,7 +7,7 @@ namespace BluesMinds.Gateway.Hosting.Redis;
 /// </summary>
 internal abstract class AnnouncedReloadJob(TimeProvider time, RedisConnection? redis) : BackgroundService
 {
-    protected abstract RedisChannel Channel { get; }
+    protected abstract string Channel { get; }
 
     protected abstract TimeSpan Interval { get; }
 
@@ -20,18 +18,9 @@ internal abstract class AnnouncedReloadJob(TimeProvider time, RedisConnection? r
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (redis is not null)
+        if (redis is not null && await redis.TrySubscribeAsync(Channel, _ => ReloadQuietlyAsync(stoppingToken), stoppingToken) is { } failure)
         {
-            try
-            {
-                var multiplexer = await redis.GetAsync().WaitAsync(stoppingToken);
-                var queue = await multiplexer.GetSubscriber().SubscribeAsync(Channel);
-                queue.OnMessage(async _ => await ReloadQuietlyAsync(stoppingToken));
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                OnReloadFailed(ex);
-            }
+            OnReloadFailed(failure);
         }
 
         using var timer = new PeriodicTimer(Interval, time);

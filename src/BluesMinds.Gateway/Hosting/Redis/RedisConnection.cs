@@ -6,7 +6,9 @@ namespace BluesMinds.Gateway.Hosting.Redis;
 
 /// <summary>
 /// The one shared multiplexer, connected on first use. It never throws at start-up: an unreachable
-/// Redis is reported by readiness and handled by each caller's failure mode.
+/// Redis is reported by readiness and handled by each caller's failure mode. Channels are named by
+/// strings here so that the classes that publish and subscribe, which every instance runs, never
+/// load StackExchange.Redis when Redis is not configured.
 /// </summary>
 internal sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDisposable
 {
@@ -17,17 +19,33 @@ internal sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDi
     public Task<IConnectionMultiplexer> GetAsync() => _multiplexer.Value;
 
     /// <summary>Publishes a message; false when Redis could not be reached (callers fall back to their refresh interval).</summary>
-    public async Task<bool> TryPublishAsync(RedisChannel channel, string message)
+    public async Task<bool> TryPublishAsync(string channel, string message)
     {
         try
         {
             var multiplexer = await GetAsync();
-            await multiplexer.GetSubscriber().PublishAsync(channel, message);
+            await multiplexer.GetSubscriber().PublishAsync(RedisChannel.Literal(channel), message);
             return true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return false;
+        }
+    }
+
+    /// <summary>Subscribes a handler to a channel; the failure when Redis could not be reached, else null.</summary>
+    public async Task<Exception?> TrySubscribeAsync(string channel, Func<string, Task> onMessage, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var multiplexer = await GetAsync().WaitAsync(cancellationToken);
+            var queue = await multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(channel));
+            queue.OnMessage(message => onMessage(message.Message.ToString()));
+            return null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return ex;
         }
     }
 

@@ -5,6 +5,23 @@ namespace BluesMinds.Gateway.Hosting.Settings;
 /// <summary>Reads <c>REDIS_URL</c> in either the URL form or StackExchange.Redis' own form.</summary>
 internal static class RedisConnectionString
 {
+    /// <summary>
+    /// Why the value cannot be used, or null. No StackExchange.Redis type in its signature: the
+    /// settings check runs on every start, and should not load that library where Redis is not used.
+    /// </summary>
+    public static string? Problem(string value)
+    {
+        try
+        {
+            Parse(value);
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
+    }
+
     /// <exception cref="FormatException">The message never contains the password.</exception>
     public static ConfigurationOptions Parse(string value)
     {

@@ -22,14 +22,6 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
             return ValidateOptionsResult.Success;
         }
 
-        try
-        {
-            RedisConnectionString.Parse(options.Url!);
-            return ValidateOptionsResult.Success;
-        }
-        catch (FormatException ex)
-        {
-            return ValidateOptionsResult.Fail(ex.Message);
-        }
+        return RedisConnectionString.Problem(options.Url!) is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
     }
 }

@@ -1,6 +1,5 @@
 using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Proxy.Limits;
-using StackExchange.Redis;
 
 namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 
@@ -11,7 +10,7 @@ namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 /// </summary>
 internal sealed partial class ApiKeyCacheInvalidation(ApiKeyLookup lookup, LimitPolicySource policies, ILogger<ApiKeyCacheInvalidation> logger, RedisConnection? redis = null)
 {
-    public static readonly RedisChannel Channel = RedisChannel.Literal("bluesminds:api-keys:invalidate");
+    public const string Channel = "bluesminds:api-keys:invalidate";
 
     public Task KeyChangedAsync(byte[] keyHash)
     {
@@ -68,15 +67,17 @@ internal sealed partial class ApiKeyInvalidationSubscriber(RedisConnection redis
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        try
+        var failure = await redis.TrySubscribeAsync(
+            ApiKeyCacheInvalidation.Channel,
+            message =>
+            {
+                invalidation.Apply(message);
+                return Task.CompletedTask;
+            },
+            stoppingToken);
+        if (failure is not null)
         {
-            var multiplexer = await redis.GetAsync().WaitAsync(stoppingToken);
-            var queue = await multiplexer.GetSubscriber().SubscribeAsync(ApiKeyCacheInvalidation.Channel);
-            queue.OnMessage(message => invalidation.Apply(message.Message.ToString()));
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            LogSubscribeFailed(logger, ex);
+            LogSubscribeFailed(logger, failure);
         }
     }
 

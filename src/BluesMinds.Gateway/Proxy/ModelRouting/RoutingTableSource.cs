@@ -4,7 +4,6 @@ using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Security;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace BluesMinds.Gateway.Proxy.ModelRouting;
 
@@ -20,7 +19,7 @@ internal sealed partial class RoutingTableSource(
     ILogger<RoutingTableSource> logger,
     RedisConnection? redis = null) : IDisposable
 {
-    public static readonly RedisChannel Channel = RedisChannel.Literal("bluesminds:servers:changed");
+    public const string Channel = "bluesminds:servers:changed";
 
     private readonly SemaphoreSlim _reload = new(1, 1);
     private volatile RoutingTable? _current;
@@ -98,7 +97,7 @@ internal sealed partial class RoutingTableRefreshJob(
     ILogger<RoutingTableRefreshJob> logger,
     RedisConnection? redis = null) : AnnouncedReloadJob(time, redis)
 {
-    protected override RedisChannel Channel => RoutingTableSource.Channel;
+    protected override string Channel => RoutingTableSource.Channel;
 
     protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.RoutingRefreshSeconds);
 

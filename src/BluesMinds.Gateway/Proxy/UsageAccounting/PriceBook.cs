@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Hosting.Redis;
 using Microsoft.EntityFrameworkCore;
-using StackExchange.Redis;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 
@@ -16,7 +15,7 @@ internal readonly record struct TokenPrice(long InputMicrosPerMillion, long? Cac
 /// </summary>
 internal sealed class PriceBook(IServiceScopeFactory scopes, RedisConnection? redis = null)
 {
-    public static readonly RedisChannel Channel = RedisChannel.Literal("bluesminds:pricing:changed");
+    public const string Channel = "bluesminds:pricing:changed";
 
     private FrozenDictionary<string, TokenPrice> _prices = FrozenDictionary<string, TokenPrice>.Empty;
 
@@ -71,7 +70,7 @@ internal sealed class PriceBook(IServiceScopeFactory scopes, RedisConnection? re
 internal sealed partial class PriceBookRefreshJob(PriceBook prices, TimeProvider time, ILogger<PriceBookRefreshJob> logger, RedisConnection? redis = null)
     : AnnouncedReloadJob(time, redis)
 {
-    protected override RedisChannel Channel => PriceBook.Channel;
+    protected override string Channel => PriceBook.Channel;
 
     protected override TimeSpan Interval => TimeSpan.FromSeconds(60);
 

@@ -65,19 +65,6 @@ internal sealed partial class TokenCounter
         }
     }
 
-    private int CountEscaped(ReadOnlySpan<byte> utf8)
-    {
-        var chars = ArrayPool<char>.Shared.Rent(utf8.Length);
-        try
-        {
-            return Count(chars.AsSpan(0, Encoding.UTF8.GetChars(utf8, chars)));
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(chars);
-        }
-    }
-
     /// <summary>Prompt tokens of a chat request: every string found in the messages, plus the chat overhead.</summary>
     public int CountChatPrompt(ReadOnlySpan<byte> body)
     {
@@ -153,10 +140,12 @@ internal sealed partial class TokenCounter
         return total;
     }
 
-    // The JSON string, unescaped into a pooled buffer: it never becomes a string on the heap.
+    // The JSON string, unescaped into a pooled buffer: it never becomes a string on the heap. The
+    // readers here read one contiguous body, so the value is always ValueSpan, and its unescaped
+    // (or merely decoded) text never has more chars than it has bytes.
     private int CountString(ref Utf8JsonReader reader)
     {
-        var escaped = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        var escaped = reader.ValueSpan.Length;
         char[]? rented = null;
         var buffer = escaped <= StackBytes / sizeof(char) ? stackalloc char[StackBytes / sizeof(char)] : (rented = ArrayPool<char>.Shared.Rent(escaped));
         try
@@ -167,7 +156,7 @@ internal sealed partial class TokenCounter
         {
             // A lone surrogate escape ("\ud800") is valid JSON that .NET will not decode; the
             // upstream may accept it, so it is counted as the escaped text it arrived as.
-            return CountEscaped(reader.ValueSpan);
+            return Count(buffer[..Encoding.UTF8.GetChars(reader.ValueSpan, buffer)]);
         }
         finally
         {

@@ -32,6 +32,17 @@ row "p50 ms, one connection" one_p50_ms diff
 row "stream time to first byte p50 ms (16 streams)" stream_ttfb_p50_ms diff
 row "stream total p50 ms (8 chunks, 20 ms apart)" stream_total_p50_ms ratio
 echo
+windows=$(awk -F'\t' '$2 == "warmup_cpu_us" {print $3}' "$RESULTS" | sort -n | tail -1)
+if [ -n "$windows" ]; then
+  echo "Warm-up before the rounds, CPU µs per request of each 5 s window of 64-connection load (the runtime recompiles hot methods at its optimising tier meanwhile):"
+  echo
+  echo "| target | $(seq -s ' | ' "$windows") |"
+  echo "|---|$(printf -- '---|%.0s' $(seq "$windows"))"
+  for t in direct bare embedded shared; do
+    echo "| $t | $(awk -F'\t' -v t="$t" '$1 == t && $2 == "warmup_cpu_us" {printf "%s%s", sep, $4; sep = " | "}' "$RESULTS") |"
+  done
+  echo
+fi
 errors=$(awk -F'\t' '$2 ~ /^errors|_errors$/ {n += $4} END {print n + 0}' "$RESULTS")
 echo "Errors across every run: **$errors**."
 echo

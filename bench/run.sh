@@ -6,13 +6,15 @@
 #   ROUNDS rounds; checks that every request left exactly one usage row; prints a markdown report
 #   (medians, ratios) and writes it to bench/results/.
 # Settings (environment): ROUNDS (3), DURATION seconds per throughput/latency run (10),
-#   SOAK_STREAMS (2000), SOAK=0 to skip the soak.
+#   WARMUP seconds of 64-connection load per target before the rounds (30, in 5 s windows whose CPU
+#   per request is reported), SOAK_STREAMS (2000), SOAK=0 to skip the soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/lib/services.sh
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-30}"
 SOAK_STREAMS="${SOAK_STREAMS:-2000}"
 SOAK="${SOAK:-1}"
 PG_PORT="$(free_port 55532)"
@@ -179,9 +181,21 @@ streams() {
   done
 }
 
-step "Warming up every target (not measured)"
+# warm_window TARGET WINDOW: 5 s of 64-connection load; records the CPU per request, which falls
+# while the runtime recompiles hot methods at its optimising tier.
+warm_window() {
+  local target=$1 window=$2 out pid before after
+  pid=$(pid "$target")
+  before=$(cpu_ticks "$pid")
+  out=$(BENCH_KEY=$(key "$target" | sed 's/^-$//') wrk -t2 -c64 -d5s -s bench/wrk/chat.lua "$(base_url "$target")/chat/completions")
+  after=$(cpu_ticks "$pid")
+  record "$target" warmup_cpu_us "$window" "$(awk -v t="$((after - before))" -v r="$(awk '/requests in/ {print $1}' <<<"$out")" -v hz="$TICK" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')"
+  record "$target" errors_warmup "$window" "$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")"
+}
+
+step "Warming up every target: ${WARMUP} s of load each, reported but not measured"
 for target in "${TARGETS[@]}"; do
-  count "$target" env BENCH_KEY="$(key "$target" | sed 's/^-$//')" wrk -t2 -c64 -d3s -s bench/wrk/chat.lua "$(base_url "$target")/chat/completions" >/dev/null
+  for window in $(seq $(((WARMUP + 4) / 5))); do count "$target" warm_window "$target" "$window"; done
   count "$target" dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 64 >/dev/null
 done
 

@@ -177,6 +177,44 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
+    public async Task Resolve_AfterTheCacheLifetime_AnswersFromMemoryWhileOneBackgroundReadRefreshesIt()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new GatewayApp(database, new Dictionary<string, string?>
+        {
+            ["ApiKeys:CacheSeconds"] = "1",
+            ["ApiKeys:LastUsedFlushSeconds"] = "3600",
+        });
+        var user = await SignUpUserAsync(app);
+        var (id, key) = await CreateKeyAsync(user.Client);
+        Assert.True((await ResolveAsync(app, key)).IsActive);
+
+        // Revoked behind the API's back (no invalidation): only the refresh can notice it.
+        await using (var db = database.OpenContext())
+        {
+            await db.ApiKeys.Where(k => k.Id == id).ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, DateTime.UtcNow), TestContext.Current.CancellationToken);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.2), TestContext.Current.CancellationToken);
+        var counter = app.DatabaseCommands;
+        var before = counter.Count;
+
+        // Twenty requests at once after the lifetime: all answered from memory, and one read between them.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => ResolveAsync(app, key).AsTask()));
+        Assert.All(answers, a => Assert.Equal(ApiKeyStatus.Active, a.Status));
+
+        var status = ApiKeyStatus.Active;
+        for (var i = 0; i < 100 && status == ApiKeyStatus.Active; i++)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            status = (await ResolveAsync(app, key)).Status;
+        }
+
+        Assert.Equal(ApiKeyStatus.Revoked, status);
+        Assert.Equal(before + 1, counter.Count);
+    }
+
+    [Fact]
     public async Task ASessionToken_SentToTheGatewayRoutes_IsRefusedAsAnApiKey_WithoutRunningTheSessionScheme()
     {
         await using var database = await TestDatabase.CreateAsync();

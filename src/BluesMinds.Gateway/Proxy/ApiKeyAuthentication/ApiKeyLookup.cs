@@ -28,18 +28,28 @@ internal sealed class ApiKeyOptions
 
 /// <summary>
 /// Resolves a presented <c>bm_</c> key for the gateway hot path. A key seen in the last
-/// <see cref="ApiKeyOptions.CacheSeconds"/> is answered from memory without a database call; unknown
-/// keys are remembered briefly too, so a flood of bad keys does not reach the database. Revocation,
-/// rotation and suspension remove entries at once (<see cref="Invalidate(ReadOnlySpan{byte})"/>); expiry is
-/// checked against the clock on every call.
+/// <see cref="ApiKeyOptions.CacheSeconds"/> is answered from memory without a database call; after
+/// that one background read refreshes it while the cached state keeps answering, for at most
+/// <see cref="StaleGrace"/>, so no request of a known key waits for the database and a busy key does
+/// not send every concurrent request to it. Unknown keys are remembered briefly too, so a flood of bad
+/// keys does not reach the database. Revocation, rotation and suspension remove entries at once
+/// (<see cref="Invalidate(ReadOnlySpan{byte})"/>); expiry is checked against the clock on every call.
 /// </summary>
-internal sealed class ApiKeyLookup(
+internal sealed partial class ApiKeyLookup(
     ApiKeySecrets secrets,
     IServiceScopeFactory scopes,
     ApiKeyLastUsed lastUsed,
     IOptions<ApiKeyOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<ApiKeyLookup> logger)
 {
+    /// <summary>
+    /// How long past its lifetime a known key's cached state may answer while it is being re-read.
+    /// Past that (the database has not answered), requests wait for the database again, and fail
+    /// while it is away, so a change made outside this API is never trusted away for long.
+    /// </summary>
+    internal static readonly TimeSpan StaleGrace = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<KeyHash, Entry> _cache = new();
 
     // Bumped by every invalidation: a load that started before one must not put its (possibly stale) answer in the cache.
@@ -56,11 +66,28 @@ internal sealed class ApiKeyLookup(
         secrets.Hash(presented, hash);
         var cacheKey = KeyHash.From(hash);
         var now = time.GetUtcNow();
-        if (!_cache.TryGetValue(cacheKey, out var entry) || entry.FreshUntil <= now)
+        if (_cache.TryGetValue(cacheKey, out var entry))
         {
-            entry = await LoadAsync(cacheKey, hash.ToArray(), now, cancellationToken);
+            if (now < entry.FreshUntil)
+            {
+                return Evaluate(entry.Key, now.UtcDateTime);
+            }
+
+            if (entry.Key is not null && now < entry.FreshUntil + StaleGrace)
+            {
+                if (entry.TryStartRefresh())
+                {
+                    // On the pool: SQLite answers async calls synchronously, which would put the read
+                    // back on this request.
+                    var copy = hash.ToArray();
+                    _ = Task.Run(() => RefreshAsync(cacheKey, copy, entry), CancellationToken.None);
+                }
+
+                return Evaluate(entry.Key, now.UtcDateTime);
+            }
         }
 
+        entry = await LoadAsync(cacheKey, hash.ToArray(), now, cancellationToken);
         return Evaluate(entry.Key, now.UtcDateTime);
     }
 
@@ -103,6 +130,20 @@ internal sealed class ApiKeyLookup(
         return new(status, key);
     }
 
+    private async Task RefreshAsync(KeyHash cacheKey, byte[] hash, Entry stale)
+    {
+        try
+        {
+            await LoadAsync(cacheKey, hash, time.GetUtcNow(), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The stale state keeps answering until its grace ends; the next request tries again.
+            LogRefreshFailed(logger, ex);
+            stale.RefreshFailed();
+        }
+    }
+
     private async Task<Entry> LoadAsync(KeyHash cacheKey, byte[] hash, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var generation = Interlocked.Read(ref _generation);
@@ -134,7 +175,22 @@ internal sealed class ApiKeyLookup(
         return entry;
     }
 
-    private sealed record Entry(ResolvedApiKey? Key, DateTimeOffset FreshUntil);
+    private sealed class Entry(ResolvedApiKey? key, DateTimeOffset freshUntil)
+    {
+        private int _refreshing;
+
+        public ResolvedApiKey? Key { get; } = key;
+
+        public DateTimeOffset FreshUntil { get; } = freshUntil;
+
+        /// <summary>True for the one caller that should start the refresh.</summary>
+        public bool TryStartRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
+
+        public void RefreshFailed() => Volatile.Write(ref _refreshing, 0);
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Could not re-read a cached API key; its cached state answers until its grace time ends")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 
     /// <summary>A 32-byte hash as a value-type dictionary key: no string or array per lookup.</summary>
     private readonly record struct KeyHash(ulong A, ulong B, ulong C, ulong D)

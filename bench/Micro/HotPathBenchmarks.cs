@@ -43,6 +43,7 @@ public class HotPathBenchmarks
         services.AddSingleton(Options.Create(new SecurityOptions { ApiKeySecret = "bench-api-key-secret-0123456789abcdef" }));
         services.AddSingleton(Options.Create(new ApiKeyOptions()));
         services.AddSingleton(TimeProvider.System);
+        services.AddLogging();
         services.AddSingleton<ApiKeySecrets>();
         services.AddSingleton<ApiKeyLastUsed>();
         services.AddSingleton<ApiKeyLookup>();

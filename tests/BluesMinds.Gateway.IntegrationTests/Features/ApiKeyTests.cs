@@ -215,6 +215,55 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
+    public async Task Resolve_WhileTheRefreshCannotReadTheDatabase_KeepsTheCachedStateAndRetriesOnTheNextRequest()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new GatewayApp(database, new Dictionary<string, string?>
+        {
+            ["ApiKeys:CacheSeconds"] = "1",
+            ["ApiKeys:LastUsedFlushSeconds"] = "3600",
+        });
+        var user = await SignUpUserAsync(app);
+        var (id, key) = await CreateKeyAsync(user.Client);
+        Assert.True((await ResolveAsync(app, key)).IsActive);
+
+        async Task SqlAsync(string sql)
+        {
+            await using var db = database.OpenContext();
+            await db.Database.ExecuteSqlRawAsync(sql, TestContext.Current.CancellationToken);
+        }
+
+        // Revoked behind the API's back, and the table out of reach: every refresh fails.
+        await using (var db = database.OpenContext())
+        {
+            await db.ApiKeys.Where(k => k.Id == id).ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, DateTime.UtcNow), TestContext.Current.CancellationToken);
+        }
+
+        await SqlAsync("ALTER TABLE api_keys RENAME TO api_keys_away");
+        await Task.Delay(TimeSpan.FromSeconds(1.2), TestContext.Current.CancellationToken);
+        var counter = app.DatabaseCommands;
+        var before = counter.Count;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(ApiKeyStatus.Active, (await ResolveAsync(app, key)).Status);
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        // Each failed refresh let the next request start another one.
+        Assert.True(counter.Count >= before + 2, $"{counter.Count - before} refresh reads after three requests");
+
+        await SqlAsync("ALTER TABLE api_keys_away RENAME TO api_keys");
+        var status = ApiKeyStatus.Active;
+        for (var i = 0; i < 100 && status == ApiKeyStatus.Active; i++)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            status = (await ResolveAsync(app, key)).Status;
+        }
+
+        Assert.Equal(ApiKeyStatus.Revoked, status);
+    }
+
+    [Fact]
     public async Task ASessionToken_SentToTheGatewayRoutes_IsRefusedAsAnApiKey_WithoutRunningTheSessionScheme()
     {
         await using var database = await TestDatabase.CreateAsync();

@@ -138,8 +138,13 @@ internal sealed partial class ApiKeyLookup(
         }
         catch (Exception ex)
         {
-            // The stale state keeps answering until its grace ends; the next request tries again.
             LogRefreshFailed(logger, ex);
+        }
+
+        // Not replaced (the read failed, or an invalidation meanwhile kept its answer out): the stale
+        // state keeps answering until its grace ends, and the next request tries again.
+        if (_cache.TryGetValue(cacheKey, out var current) && ReferenceEquals(current, stale))
+        {
             stale.RefreshFailed();
         }
     }
@@ -186,6 +191,7 @@ internal sealed partial class ApiKeyLookup(
         /// <summary>True for the one caller that should start the refresh.</summary>
         public bool TryStartRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
 
+        /// <summary>Lets the next caller start another refresh.</summary>
         public void RefreshFailed() => Volatile.Write(ref _refreshing, 0);
     }
 

@@ -19,14 +19,8 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
         if (db.Provider == DatabaseProvider.Sqlite)
         {
             // Statement journals in memory: on disk they were about 20 KB of writes per usage row.
-            // Set on the native handle: through EF Core's command pipeline the pragma cost the
-            // writer more per batch than a dozen rows.
             await db.Database.OpenConnectionAsync();
-            var handle = ((Microsoft.Data.Sqlite.SqliteConnection)db.Database.GetDbConnection()).Handle!;
-            if (SQLitePCL.raw.sqlite3_exec(handle, "PRAGMA temp_store = MEMORY") != SQLitePCL.raw.SQLITE_OK)
-            {
-                Microsoft.Data.Sqlite.SqliteException.ThrowExceptionForRC(SQLitePCL.raw.sqlite3_errcode(handle), handle);
-            }
+            UsageLogInsert.KeepTempStoreInMemory((Microsoft.Data.Sqlite.SqliteConnection)db.Database.GetDbConnection());
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync();

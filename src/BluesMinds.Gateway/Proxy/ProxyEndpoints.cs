@@ -126,6 +126,7 @@ internal sealed class ProxyPipeline(
             // [6] Usage: exactly one record per authenticated request, whatever happened above,
             // and the reservation settled to it.
             Account(context, usage);
+            usage?.Dispose();
             await LimitGate.SettleAsync(context, context.Usage);
             await usageQueue.EnqueueAsync(context.Usage);
         }

@@ -167,4 +167,25 @@ public sealed class RateLimitResponsesTests
         Assert.Equal(TimeSpan.FromSeconds(63), snapshot.RequestsReset);
         Assert.Equal(TimeSpan.FromSeconds(90), snapshot.TokensReset);
     }
+
+    [Fact]
+    public void ApplyHeaders_LimitsThatChangeBetweenResponses_AreWrittenAsTheyAreNow()
+    {
+        // The limit's text is reused while it stays the same; a changed plan must show at once.
+        foreach (var (requests, tokens) in new[] { (60L, 150_000L), (60L, 150_000L), (5000L, 2_000_000L), (60L, 150_000L) })
+        {
+            var headers = new HeaderDictionary();
+            RateLimitResponses.ApplyHeaders(headers, new RateLimitSnapshot(requests, requests - 1, TimeSpan.FromSeconds(1), tokens, tokens - 10, TimeSpan.FromSeconds(2)));
+
+            Assert.Equal(requests.ToString(System.Globalization.CultureInfo.InvariantCulture), headers["x-ratelimit-limit-requests"].ToString());
+            Assert.Equal((requests - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), headers["x-ratelimit-remaining-requests"].ToString());
+            Assert.Equal(tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), headers["x-ratelimit-limit-tokens"].ToString());
+        }
+    }
+
+    [Fact]
+    public void Duration_TheLongestTimeSpan_FitsAndIsInHours()
+    {
+        Assert.Equal("256204778h48m5.478s", RateLimitResponses.Duration(TimeSpan.MaxValue));
+    }
 }

@@ -82,6 +82,20 @@ public sealed class ModelRouterTests
         var server = new UpstreamServer(Guid.NewGuid(), "s", new Uri(baseUrl), null, 1, 1, ["m"], true);
 
         Assert.Equal(chat, server.EndpointUri("chat/completions").ToString());
+        Assert.Equal(chat.Replace("chat/completions", "embeddings", StringComparison.Ordinal), server.EndpointUri("embeddings").ToString());
+        Assert.Equal(chat.Replace("chat/completions", "models", StringComparison.Ordinal), server.EndpointUri("models").ToString());
         Assert.Equal(health, server.RootUri("health/liveliness").ToString());
+    }
+
+    [Fact]
+    public void UpstreamServer_RequestUrls_AreBuiltOnceAndFollowAChangedBase()
+    {
+        var server = new UpstreamServer(Guid.NewGuid(), "s", new Uri("http://litellm:4000"), null, 1, 1, ["m"], true);
+        var moved = server with { BaseUri = new Uri("http://other:4000/v1") };
+
+        Assert.Same(server.EndpointUri("chat/completions"), server.EndpointUri("chat/completions"));
+        Assert.Same(server.EndpointUri("embeddings"), server.EndpointUri("embeddings"));
+        Assert.Equal("http://other:4000/v1/chat/completions", moved.EndpointUri("chat/completions").ToString());
+        Assert.Equal(server, server with { });
     }
 }

@@ -72,4 +72,61 @@ public sealed class UsageReaderTests
 
         Assert.Null(reader.Usage);
     }
+
+    [Fact]
+    public void Observe_LongEscapedDeltasSplitAcrossReads_KeepsEveryCharacterAndTheUsage()
+    {
+        // Deltas over the stack buffer's 256 characters, with escapes and characters outside the BMP,
+        // arriving in pieces that grow the buffer and leave half an event behind each time.
+        var first = string.Concat(Enumerable.Repeat("a\\\"b\\\\c \\u00e9 ", 60));
+        var second = string.Concat(Enumerable.Repeat("\\ud83d\\ude00 ", 70));
+        var stream =
+            "data: {\"choices\":[{\"delta\":{\"content\":\"" + first + "\"}}]}\n\n" +
+            "data: {\"choices\":[{\"delta\":{\"content\":\"" + second + "\"}}]}\n\n" +
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":300,\"total_tokens\":307}}\n\n" +
+            "data: [DONE]\n\n";
+        var bytes = Encoding.UTF8.GetBytes(stream);
+        using var reader = new UsageReader(streaming: true);
+        for (var offset = 0; offset < bytes.Length; offset += 97)
+        {
+            reader.Observe(bytes.AsSpan(offset, Math.Min(97, bytes.Length - offset)));
+        }
+
+        var expected = string.Concat(Enumerable.Repeat("a\"b\\c \u00e9 ", 60)) + string.Concat(Enumerable.Repeat("\U0001F600 ", 70));
+        Assert.Equal(expected, reader.CompletionText);
+        Assert.Equal(new ReportedUsage(7, 300, 307, 0), reader.Usage);
+        Assert.True(reader.SawDone);
+    }
+
+    [Fact]
+    public void Complete_NonStreamedBodyInManySmallReads_ReadsTheUsageOnceWhole()
+    {
+        var padding = new string('x', 5000);
+        var json = "{\"choices\":[{\"message\":{\"content\":\"" + padding + "\"}}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1250,\"total_tokens\":1254}}";
+        var bytes = Encoding.UTF8.GetBytes(json);
+        using var reader = new UsageReader(streaming: false);
+        for (var offset = 0; offset < bytes.Length; offset += 100)
+        {
+            reader.Observe(bytes.AsSpan(offset, Math.Min(100, bytes.Length - offset)));
+        }
+
+        reader.Complete();
+
+        Assert.Equal(new ReportedUsage(4, 1250, 1254, 0), reader.Usage);
+        Assert.Equal(padding, reader.NonStreamedCompletionText());
+    }
+
+    [Fact]
+    public void Dispose_ThenNothingObserved_ReadsAsEmpty()
+    {
+        var reader = new UsageReader(streaming: false);
+        reader.Observe("{\"usage\":{\"prompt_tokens\":1}}"u8);
+        reader.Dispose();
+        reader.Dispose();
+
+        reader.Complete();
+
+        Assert.Null(reader.Usage);
+        Assert.Equal(string.Empty, reader.CompletionText);
+    }
 }

@@ -34,7 +34,7 @@ internal sealed partial class UpstreamForwarder(
         var settings = options.Value;
         var http = context.Http;
         var body = UpstreamBody(context);
-        var path = context.Operation == ProxyOperation.ChatCompletions ? "chat/completions" : "embeddings";
+        var path = context.Operation == ProxyOperation.ChatCompletions ? UpstreamServer.ChatCompletionsPath : UpstreamServer.EmbeddingsPath;
         var lastFailure = Failure.None;
         var attempts = 0;
 
@@ -107,7 +107,7 @@ internal sealed partial class UpstreamForwarder(
                 context.Usage.ServerId = server.Id;
                 context.Usage.ModelServed = context.UpstreamModel;
                 context.Usage.StatusCode = status;
-                var healthy = await RelayAsync(context, response, usage, attempt.Token);
+                var healthy = await RelayAsync(context, response, usage, attempt);
                 if (healthy)
                 {
                     serverHealth.RecordSuccess();
@@ -133,8 +133,12 @@ internal sealed partial class UpstreamForwarder(
         });
     }
 
+    /// <summary>
+    /// Relays the response. The attempt's cancellation (the client's abort linked in) is re-armed
+    /// as the idle timeout before each read, so a request holds one timer, not two.
+    /// </summary>
     /// <returns>False when the upstream failed while relaying (a mark against its health).</returns>
-    private async Task<bool> RelayAsync(ProxyContext context, HttpResponseMessage response, UsageReader usage, CancellationToken upstreamToken)
+    private async Task<bool> RelayAsync(ProxyContext context, HttpResponseMessage response, UsageReader usage, CancellationTokenSource attempt)
     {
         var http = context.Http;
         var streaming = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
@@ -159,17 +163,16 @@ internal sealed partial class UpstreamForwarder(
 
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         var idle = TimeSpan.FromSeconds(options.Value.StreamIdleTimeoutSeconds);
-        using var idleTimeout = CancellationTokenSource.CreateLinkedTokenSource(upstreamToken);
         try
         {
-            await using var upstream = await response.Content.ReadAsStreamAsync(upstreamToken);
+            await using var upstream = await response.Content.ReadAsStreamAsync(attempt.Token);
             while (true)
             {
                 int read;
                 try
                 {
-                    idleTimeout.CancelAfter(idle);
-                    read = await upstream.ReadAsync(buffer.AsMemory(0, BufferSize), idleTimeout.Token);
+                    attempt.CancelAfter(idle);
+                    read = await upstream.ReadAsync(buffer.AsMemory(0, BufferSize), attempt.Token);
                 }
                 catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
                 {

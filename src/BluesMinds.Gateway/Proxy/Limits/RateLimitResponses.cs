@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using BluesMinds.Gateway.Hosting.Http;
 
 namespace BluesMinds.Gateway.Proxy.Limits;
@@ -11,18 +10,22 @@ internal static class RateLimitResponses
     {
         if (snapshot.RequestLimit > 0)
         {
-            headers["x-ratelimit-limit-requests"] = snapshot.RequestLimit.ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-limit-requests"] = RequestLimitText.Format(snapshot.RequestLimit);
             headers["x-ratelimit-remaining-requests"] = snapshot.RequestsRemaining.ToString(CultureInfo.InvariantCulture);
             headers["x-ratelimit-reset-requests"] = Duration(snapshot.RequestsReset);
         }
 
         if (snapshot.TokenLimit > 0)
         {
-            headers["x-ratelimit-limit-tokens"] = snapshot.TokenLimit.ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-limit-tokens"] = TokenLimitText.Format(snapshot.TokenLimit);
             headers["x-ratelimit-remaining-tokens"] = snapshot.TokensRemaining.ToString(CultureInfo.InvariantCulture);
             headers["x-ratelimit-reset-tokens"] = Duration(snapshot.TokensReset);
         }
     }
+
+    // A limit is the same on almost every response: its text is kept rather than formatted each time.
+    private static readonly LastNumber RequestLimitText = new();
+    private static readonly LastNumber TokenLimitText = new();
 
     public static Task RefuseAsync(ProxyContext context, LimitDecision decision)
     {
@@ -67,28 +70,62 @@ internal static class RateLimitResponses
             return "0s";
         }
 
-        // Whole milliseconds, rounded up once, in integers: no floating-point drift.
-        var ms = (value.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
+        // Whole milliseconds, rounded up once, in integers: no floating-point drift, and no overflow
+        // near TimeSpan.MaxValue. Written into one stack buffer (at most ~30 characters), so a header
+        // costs one string.
+        var ms = (value.Ticks / TimeSpan.TicksPerMillisecond) + (value.Ticks % TimeSpan.TicksPerMillisecond > 0 ? 1 : 0);
+        Span<char> text = stackalloc char[48];
+        var written = 0;
         if (ms < 1000)
         {
-            return ms.ToString(CultureInfo.InvariantCulture) + "ms";
+            Append(text, ref written, ms, "ms");
+            return new string(text[..written]);
         }
 
-        var text = new StringBuilder();
         var hours = ms / 3_600_000;
         var minutes = ms / 60_000 % 60;
         if (hours > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{hours}h");
+            Append(text, ref written, hours, "h");
         }
 
         if (hours > 0 || minutes > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{minutes}m");
+            Append(text, ref written, minutes, "m");
         }
 
-        var seconds = ms % 60_000 / 1000m;
-        text.Append(seconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('s');
-        return text.ToString();
+        (ms % 60_000 / 1000m).TryFormat(text[written..], out var digits, "0.###", CultureInfo.InvariantCulture);
+        written += digits;
+        text[written++] = 's';
+        return new string(text[..written]);
+    }
+
+    private static void Append(Span<char> text, ref int written, long number, string unit)
+    {
+        number.TryFormat(text[written..], out var digits, provider: CultureInfo.InvariantCulture);
+        written += digits;
+        unit.CopyTo(text[written..]);
+        written += unit.Length;
+    }
+
+    /// <summary>The text of the last number formatted, reused while the number stays the same.</summary>
+    private sealed class LastNumber
+    {
+        private Entry _last = new(0, "0");
+
+        public string Format(long value)
+        {
+            var last = Volatile.Read(ref _last);
+            if (last.Value == value)
+            {
+                return last.Text;
+            }
+
+            var text = value.ToString(CultureInfo.InvariantCulture);
+            Volatile.Write(ref _last, new Entry(value, text));
+            return text;
+        }
+
+        private sealed record Entry(long Value, string Text);
     }
 }

@@ -13,11 +13,32 @@ internal sealed record UpstreamServer(
     IReadOnlyList<string> SupportedModels,
     bool Enabled)
 {
+    // The two URLs every request goes to, built once: a new Uri per request was a string build and
+    // a parse, and the handler then re-read its host and path from it.
+    private readonly Endpoints _endpoints = new(BaseUri);
+
     /// <summary>The upstream URL for an OpenAI path such as <c>chat/completions</c>; a base ending in /v1 is not doubled.</summary>
-    public Uri EndpointUri(string path) =>
-        new(BaseUri.AbsolutePath.TrimEnd('/').EndsWith("/v1", StringComparison.Ordinal)
-            ? $"{BaseUri.ToString().TrimEnd('/')}/{path}"
-            : $"{BaseUri.ToString().TrimEnd('/')}/v1/{path}");
+    public Uri EndpointUri(string path) => !ReferenceEquals(_endpoints.Base, BaseUri) ? Build(BaseUri, path) : path switch
+    {
+        ChatCompletionsPath => _endpoints.ChatCompletions,
+        EmbeddingsPath => _endpoints.Embeddings,
+        _ => Build(BaseUri, path),
+    };
+
+    public const string ChatCompletionsPath = "chat/completions";
+    public const string EmbeddingsPath = "embeddings";
+
+    private static Uri Build(Uri baseUri, string path) =>
+        new(baseUri.AbsolutePath.TrimEnd('/').EndsWith("/v1", StringComparison.Ordinal)
+            ? $"{baseUri.ToString().TrimEnd('/')}/{path}"
+            : $"{baseUri.ToString().TrimEnd('/')}/v1/{path}");
+
+    private sealed record Endpoints(Uri Base)
+    {
+        public Uri ChatCompletions { get; } = Build(Base, ChatCompletionsPath);
+
+        public Uri Embeddings { get; } = Build(Base, EmbeddingsPath);
+    }
 
     /// <summary>The server root, for LiteLLM's own health route.</summary>
     public Uri RootUri(string path)

@@ -10,18 +10,23 @@ internal readonly record struct ReportedUsage(int PromptTokens, int CompletionTo
 /// <summary>
 /// Watches the bytes of a response as they pass and keeps what accounting needs: the upstream's
 /// <c>usage</c> (for streams, from the final chunk), and for streams the text of the content
-/// deltas so that a cut-off stream can still be counted.
+/// deltas so that a cut-off stream can still be counted. Its buffer is rented from the shared pool
+/// (a growing buffer per response was the largest allocation of a request): dispose it once the
+/// request is accounted.
 /// </summary>
-internal sealed class UsageReader(bool streaming)
+internal sealed class UsageReader(bool streaming) : IDisposable
 {
     private const int MaxBufferedJson = 4 * 1024 * 1024;
-    private readonly ArrayBufferWriter<byte> _pending = new();
-    private readonly StringBuilder _completion = new();
+    private byte[] _buffer = [];
+    private int _length;
+    private StringBuilder? _completion;
 
     public ReportedUsage? Usage { get; private set; }
 
     /// <summary>Content deltas seen so far (streams only).</summary>
-    public string CompletionText => _completion.ToString();
+    public string CompletionText => _completion?.ToString() ?? string.Empty;
+
+    private ReadOnlySpan<byte> Pending => _buffer.AsSpan(0, _length);
 
     public int ChunkCount { get; private set; }
 
@@ -32,16 +37,16 @@ internal sealed class UsageReader(bool streaming)
         if (!streaming)
         {
             // Non-streamed JSON is parsed once at the end; very large bodies are not held for it.
-            if (_pending.WrittenCount + bytes.Length <= MaxBufferedJson)
+            if (_length + bytes.Length <= MaxBufferedJson)
             {
-                _pending.Write(bytes);
+                Append(bytes);
             }
 
             return;
         }
 
-        _pending.Write(bytes);
-        var data = _pending.WrittenSpan;
+        Append(bytes);
+        var data = Pending;
         var consumed = 0;
         while (true)
         {
@@ -61,23 +66,51 @@ internal sealed class UsageReader(bool streaming)
 
         if (consumed > 0)
         {
-            var rest = data[consumed..].ToArray();
-            _pending.ResetWrittenCount();
-            _pending.Write(rest);
+            // An event cut at the end of this read stays for the next one.
+            data[consumed..].CopyTo(_buffer);
+            _length -= consumed;
         }
+    }
+
+    public void Dispose()
+    {
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+            _length = 0;
+        }
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        if (_length + bytes.Length > _buffer.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + bytes.Length, 1024));
+            Pending.CopyTo(larger);
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            _buffer = larger;
+        }
+
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
     }
 
     /// <summary>For non-streamed responses: read the usage of the whole JSON body.</summary>
     public void Complete()
     {
-        if (streaming || _pending.WrittenCount == 0)
+        if (streaming || _length == 0)
         {
             return;
         }
 
         try
         {
-            var reader = new Utf8JsonReader(_pending.WrittenSpan);
+            var reader = new Utf8JsonReader(Pending);
             while (reader.Read())
             {
                 if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("usage"u8))
@@ -100,7 +133,7 @@ internal sealed class UsageReader(bool streaming)
         var text = new StringBuilder();
         try
         {
-            var reader = new Utf8JsonReader(_pending.WrittenSpan);
+            var reader = new Utf8JsonReader(Pending);
             while (reader.Read())
             {
                 if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("content"u8))
@@ -152,7 +185,7 @@ internal sealed class UsageReader(bool streaming)
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        _completion.Append(reader.GetString());
+                        AppendCompletion(ref reader);
                     }
                 }
             }
@@ -160,6 +193,26 @@ internal sealed class UsageReader(bool streaming)
         catch (JsonException)
         {
             // A malformed event is passed through untouched; it just does not count.
+        }
+    }
+
+    /// <summary>Appends a content delta, unescaped, without a string per delta.</summary>
+    private void AppendCompletion(ref Utf8JsonReader reader)
+    {
+        _completion ??= new StringBuilder();
+        var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        char[]? rented = null;
+        var chars = length <= 256 ? stackalloc char[256] : (rented = ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            _completion.Append(chars[..reader.CopyString(chars)]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
         }
     }
 

@@ -31,28 +31,31 @@ internal static class UsageLogInsert
     /// </summary>
     public static int RowsPerStatement(DatabaseProvider provider) => provider == DatabaseProvider.Sqlite ? 50 : 100;
 
-    private static readonly (string Property, Func<UsageLog, object?> Value)[] Values =
+    // Each column's value twice: boxed for the provider's parameters (PostgreSQL), and bound
+    // straight from the row for SQLite, where boxing a dozen value types per row was the writer's
+    // largest allocation.
+    private static readonly (string Property, Func<UsageLog, object?> Value, SqliteRows.Binder Bind)[] Values =
     [
-        (nameof(UsageLog.RequestId), r => r.RequestId),
-        (nameof(UsageLog.UserId), r => r.UserId),
-        (nameof(UsageLog.ApiKeyId), r => r.ApiKeyId),
-        (nameof(UsageLog.Endpoint), r => r.Endpoint),
-        (nameof(UsageLog.ModelRequested), r => r.ModelRequested),
-        (nameof(UsageLog.ModelServed), r => r.ModelServed),
-        (nameof(UsageLog.ServerId), r => r.ServerId),
-        (nameof(UsageLog.PromptTokens), r => r.PromptTokens),
-        (nameof(UsageLog.CompletionTokens), r => r.CompletionTokens),
-        (nameof(UsageLog.CachedTokens), r => r.CachedTokens),
-        (nameof(UsageLog.TotalTokens), r => r.TotalTokens),
-        (nameof(UsageLog.TokensEstimated), r => r.TokensEstimated),
-        (nameof(UsageLog.CostMicros), r => r.CostMicros),
-        (nameof(UsageLog.LatencyMs), r => r.LatencyMs),
-        (nameof(UsageLog.TimeToFirstByteMs), r => r.TimeToFirstByteMs),
-        (nameof(UsageLog.Streamed), r => r.Streamed),
-        (nameof(UsageLog.ClientDisconnected), r => r.ClientDisconnected),
-        (nameof(UsageLog.StatusCode), r => r.StatusCode),
-        (nameof(UsageLog.ErrorCode), r => r.ErrorCode),
-        (nameof(UsageLog.CreatedAt), r => r.CreatedAt),
+        (nameof(UsageLog.RequestId), r => r.RequestId, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.RequestId, ref b)),
+        (nameof(UsageLog.UserId), r => r.UserId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.UserId)),
+        (nameof(UsageLog.ApiKeyId), r => r.ApiKeyId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ApiKeyId)),
+        (nameof(UsageLog.Endpoint), r => r.Endpoint, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.Endpoint, ref b)),
+        (nameof(UsageLog.ModelRequested), r => r.ModelRequested, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelRequested, ref b)),
+        (nameof(UsageLog.ModelServed), r => r.ModelServed, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelServed, ref b)),
+        (nameof(UsageLog.ServerId), r => r.ServerId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ServerId)),
+        (nameof(UsageLog.PromptTokens), r => r.PromptTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.PromptTokens)),
+        (nameof(UsageLog.CompletionTokens), r => r.CompletionTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CompletionTokens)),
+        (nameof(UsageLog.CachedTokens), r => r.CachedTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CachedTokens)),
+        (nameof(UsageLog.TotalTokens), r => r.TotalTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TotalTokens)),
+        (nameof(UsageLog.TokensEstimated), r => r.TokensEstimated, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TokensEstimated ? 1 : 0)),
+        (nameof(UsageLog.CostMicros), r => r.CostMicros, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CostMicros)),
+        (nameof(UsageLog.LatencyMs), r => r.LatencyMs, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.LatencyMs)),
+        (nameof(UsageLog.TimeToFirstByteMs), r => r.TimeToFirstByteMs, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TimeToFirstByteMs)),
+        (nameof(UsageLog.Streamed), r => r.Streamed, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.Streamed ? 1 : 0)),
+        (nameof(UsageLog.ClientDisconnected), r => r.ClientDisconnected, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.ClientDisconnected ? 1 : 0)),
+        (nameof(UsageLog.StatusCode), r => r.StatusCode, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.StatusCode)),
+        (nameof(UsageLog.ErrorCode), r => r.ErrorCode, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ErrorCode, ref b)),
+        (nameof(UsageLog.CreatedAt), r => r.CreatedAt, static (s, i, r, ref b) => SqliteRows.Date(s, i, r.CreatedAt)),
     ];
 
     /// <summary>
@@ -132,7 +135,7 @@ internal static class UsageLogInsert
         return inserted;
     }
 
-    private sealed record Column(string Name, RelationalTypeMapping Mapping, bool Nullable, Func<UsageLog, object?> Value);
+    private sealed record Column(string Name, RelationalTypeMapping Mapping, bool Nullable, Func<UsageLog, object?> Value, SqliteRows.Binder Bind);
 
     /// <summary>
     /// SQLite through SQLitePCLRaw on the connection EF Core opened, inside its transaction: one
@@ -168,7 +171,7 @@ internal static class UsageLogInsert
                     {
                         foreach (var column in columns.All)
                         {
-                            Check(Bind(statement, index++, column.Value(rows[row]), ref text), handle);
+                            Check(column.Bind(statement, index++, rows[row], ref text), handle);
                         }
                     }
 
@@ -191,38 +194,45 @@ internal static class UsageLogInsert
             }
         }
 
-        private static int Bind(sqlite3_stmt statement, int index, object? value, ref byte[] buffer)
-        {
-            switch (value)
-            {
-                case null:
-                    return raw.sqlite3_bind_null(statement, index);
-                case string s:
-                    var length = System.Text.Encoding.UTF8.GetMaxByteCount(s.Length);
-                    if (buffer.Length < length)
-                    {
-                        buffer = new byte[length];
-                    }
+        public delegate int Binder(sqlite3_stmt statement, int index, UsageLog row, ref byte[] buffer);
 
-                    return raw.sqlite3_bind_text(statement, index, buffer.AsSpan(0, System.Text.Encoding.UTF8.GetBytes(s, buffer)));
-                case int i:
-                    return raw.sqlite3_bind_int64(statement, index, i);
-                case long l:
-                    return raw.sqlite3_bind_int64(statement, index, l);
-                case bool b:
-                    return raw.sqlite3_bind_int64(statement, index, b ? 1 : 0);
-                case Guid g:
-                    Span<byte> guid = stackalloc byte[36];
-                    g.TryFormat(guid, out _, "D");
-                    System.Text.Ascii.ToUpperInPlace(guid, out _);
-                    return raw.sqlite3_bind_text(statement, index, guid);
-                case DateTime d:
-                    Span<byte> date = stackalloc byte[32];
-                    d.TryFormat(date, out var written, DateFormat, System.Globalization.CultureInfo.InvariantCulture);
-                    return raw.sqlite3_bind_text(statement, index, date[..written]);
-                default:
-                    throw new InvalidCastException($"No SQLite binding for {value.GetType().Name}.");
+        public static int Text(sqlite3_stmt statement, int index, string? value, ref byte[] buffer)
+        {
+            if (value is null)
+            {
+                return raw.sqlite3_bind_null(statement, index);
             }
+
+            var length = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+            if (buffer.Length < length)
+            {
+                buffer = new byte[length];
+            }
+
+            return raw.sqlite3_bind_text(statement, index, buffer.AsSpan(0, System.Text.Encoding.UTF8.GetBytes(value, buffer)));
+        }
+
+        public static int Integer(sqlite3_stmt statement, int index, long? value) =>
+            value is { } number ? raw.sqlite3_bind_int64(statement, index, number) : raw.sqlite3_bind_null(statement, index);
+
+        public static int Guid(sqlite3_stmt statement, int index, Guid? value)
+        {
+            if (value is not { } guid)
+            {
+                return raw.sqlite3_bind_null(statement, index);
+            }
+
+            Span<byte> text = stackalloc byte[36];
+            guid.TryFormat(text, out _, "D");
+            System.Text.Ascii.ToUpperInPlace(text, out _);
+            return raw.sqlite3_bind_text(statement, index, text);
+        }
+
+        public static int Date(sqlite3_stmt statement, int index, DateTime value)
+        {
+            Span<byte> text = stackalloc byte[32];
+            value.TryFormat(text, out var written, DateFormat, System.Globalization.CultureInfo.InvariantCulture);
+            return raw.sqlite3_bind_text(statement, index, text[..written]);
         }
     }
 
@@ -260,7 +270,7 @@ internal static class UsageLogInsert
             All = [.. Values.Select(v =>
             {
                 var property = entity.FindProperty(v.Property)!;
-                return new Column(sql.DelimitIdentifier(property.GetColumnName()), (RelationalTypeMapping)property.GetRelationalTypeMapping(), property.IsNullable, v.Value);
+                return new Column(sql.DelimitIdentifier(property.GetColumnName()), (RelationalTypeMapping)property.GetRelationalTypeMapping(), property.IsNullable, v.Value, v.Bind);
             })];
             var stored = entity.GetProperties().Where(p => p.ValueGenerated == ValueGenerated.Never).Select(p => p.Name).Order(StringComparer.Ordinal);
             if (!stored.SequenceEqual(Values.Select(v => v.Property).Order(StringComparer.Ordinal)))

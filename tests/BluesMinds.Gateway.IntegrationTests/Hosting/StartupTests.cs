@@ -169,6 +169,32 @@ public sealed class StartupTests
         Assert.DoesNotContain("Leak-Me-Not-77", gateway.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ASPNETCORE_URLS", "http://127.0.0.1:0")]
+    [InlineData("ASPNETCORE_HTTP_PORTS", "0")]
+    public async Task StartedFromItsOwnDirectory_ListensWhereTheEnvironmentSays(string variable, string value)
+    {
+        // As operators run it: from a directory holding the shipped appsettings.json (a container's
+        // WORKDIR). Its default address must not beat the one given in the environment.
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(database.Directory, "appsettings.json"));
+        var environment = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["ASPNETCORE_URLS"] = null,
+            [variable] = value,
+        };
+
+        await using var gateway = GatewayProcess.Start(database.Directory, environment);
+        var address = await gateway.WaitForListeningAsync(Timeout);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{address.Port}") };
+        var live = await client.GetAsync(new Uri("/api/health/live", UriKind.Relative));
+
+        Assert.NotEqual(5080, address.Port);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.DoesNotContain("Overriding", gateway.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Start_WritesNoDataProtectionKeyRing()
     {

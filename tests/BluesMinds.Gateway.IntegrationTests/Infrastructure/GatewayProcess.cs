@@ -70,7 +70,15 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         info.Environment["DOTNET_NOLOGO"] = "1";
         foreach (var (name, value) in environment)
         {
-            info.Environment[name] = value;
+            // A null value unsets the variable (ASPNETCORE_URLS above, for one).
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
@@ -137,6 +145,6 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"Now listening on: (http://[0-9.]+:[0-9]+)")]
+    [GeneratedRegex(@"Now listening on: (http://(?:[0-9.]+|\[[0-9a-f:]+\]|localhost):[0-9]+)")]
     private static partial Regex ListeningPattern();
 }

@@ -10,11 +10,26 @@ internal static class HttpPipeline
 {
     public const string CorsPolicy = "configured-origins";
 
+    /// <summary>Where the gateway listens when neither ASPNETCORE_URLS nor ASPNETCORE_HTTP(S)_PORTS says.</summary>
+    public const string DefaultUrl = "http://localhost:5080";
+
     public static WebApplicationBuilder AddGatewayHttp(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
         var app = builder.Configuration.GetSection(AppOptions.Section).Get<AppOptions>() ?? new AppOptions();
         var security = builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new SecurityOptions();
+
+        // The default address applies only when the operator named none. As "Urls" in appsettings.json
+        // it beat ASPNETCORE_URLS and ASPNETCORE_HTTP_PORTS (app configuration overrides the host's),
+        // so a gateway started from its own directory ignored the address it was given.
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration[WebHostDefaults.ServerUrlsKey])
+            && string.IsNullOrEmpty(configuration[WebHostDefaults.HttpPortsKey])
+            && string.IsNullOrEmpty(configuration[WebHostDefaults.HttpsPortsKey])
+            && !configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
 
         builder.WebHost.ConfigureKestrel(k =>
         {

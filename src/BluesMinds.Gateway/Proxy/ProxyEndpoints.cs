@@ -21,14 +21,18 @@ internal static class ProxyEndpoints
 {
     public static IEndpointRouteBuilder MapProxy(this IEndpointRouteBuilder app)
     {
+        // The pipeline is a singleton taken from the root container: asking for it as a handler
+        // parameter resolved it through the request's scope, which created that scope (a container
+        // scope and its dictionary) on every request for nothing.
+        var pipeline = new Lazy<ProxyPipeline>(() => app.ServiceProvider.GetRequiredService<ProxyPipeline>());
         foreach (var prefix in new[] { "/api/v1", "/v1" })
         {
             var group = app.MapGroup(prefix).WithTags("Gateway").WithMetadata(Hosting.Http.ApiKeyEndpoint.Instance);
-            group.MapPost("/chat/completions", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.ChatCompletions))
+            group.MapPost("/chat/completions", (HttpContext http) => pipeline.Value.HandleAsync(http, ProxyOperation.ChatCompletions))
                 .WithMetadata(new Hosting.Http.BodyLimitCheckedByEndpoint());
-            group.MapPost("/embeddings", (HttpContext http, ProxyPipeline pipeline) => pipeline.HandleAsync(http, ProxyOperation.Embeddings))
+            group.MapPost("/embeddings", (HttpContext http) => pipeline.Value.HandleAsync(http, ProxyOperation.Embeddings))
                 .WithMetadata(new Hosting.Http.BodyLimitCheckedByEndpoint());
-            group.MapGet("/models", (HttpContext http, ProxyPipeline pipeline) => pipeline.ListModelsAsync(http));
+            group.MapGet("/models", (HttpContext http) => pipeline.Value.ListModelsAsync(http));
         }
 
         return app;

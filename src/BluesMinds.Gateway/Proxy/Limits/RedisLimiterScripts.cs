@@ -1,157 +1,192 @@
 namespace BluesMinds.Gateway.Proxy.Limits;
 
 /// <summary>
-/// The Lua scripts that make each check-and-reserve one atomic step on the Redis server, with the
-/// server's clock, so every replica sees the same counters. They follow <see cref="LimitMath"/>.
-/// KEYS per scope: rate hash, concurrency sorted set, quota counter. Per-scope ARGV: requests per
-/// minute, tokens per minute, concurrent requests, monthly tokens (0 = no limit), quota seed.
+/// The Lua script that makes each check-and-reserve one atomic step on the Redis server, with the
+/// server's clock, so every replica sees the same counters. It follows <see cref="LimitMath"/>.
+/// Per scope there are two keys: a string with both buckets' levels and times and the month's quota
+/// as six little-endian doubles (requests level, its time, tokens level, its time, quota used, its
+/// period as <c>yyyyMM</c>), and a sorted set of the running requests' leases scored by expiry.
 /// </summary>
+/// <remarks>
+/// Inside a script, every <c>redis.call</c> costs more than the command itself, the script call more
+/// again, and turning numbers into text and back (<c>tonumber</c>, a number passed to a command) was
+/// the largest part of the server's CPU. So: one call per request, with the instance's pending
+/// settlements of the same account in front of its check; numbers travel as one packed argument and
+/// the state as one packed value, read once and written once; times go to commands as integer text.
+/// </remarks>
 internal static class RedisLimiterScripts
 {
     /// <summary>
-    /// ARGV: consume (1/0), tokens, lease id, lease lifetime ms, quota key lifetime s, then 5 per scope.
+    /// KEYS: two per scope (state, lease set), first every settlement's scopes, then the check's.
+    /// ARGV[1]: little-endian doubles: the number of settlements; per settlement the refund (reserved
+    /// minus used; negative for an overrun) and scope count, then per scope tokens per minute, monthly
+    /// tokens, the quota period and the state's lifetime in ms. Then the check's scope count (0: settle
+    /// only) and, when there is a check: consume (1/0), tokens, lease lifetime ms, quota period, then per
+    /// scope requests per minute, tokens per minute, concurrent requests, monthly tokens (0 = no limit),
+    /// the quota seed and the state's lifetime in ms. ARGV[2]: the lease lifetime in ms as text.
+    /// ARGV[3...]: the settlements' lease ids, then the check's.
     /// Returns: outcome, index of the refusing scope (1-based, 0 when admitted), then per scope the
     /// available requests and tokens in thousandths, the concurrent count and the quota used.
     /// </summary>
-    public const string Acquire = """
+    public const string Admit = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local consume = ARGV[1] == '1'
-        local tokens = tonumber(ARGV[2])
-        local lease = ARGV[3]
-        local leaseMs = tonumber(ARGV[4])
-        local quotaTtl = tonumber(ARGV[5])
-        local scopes = #KEYS / 3
+        local v = { struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1]) }
+        local a, k, l = 2, 0, 3
+
+        -- Each scope's state is read once and written once, however many steps below touch it.
+        -- Absent parts are stored as a zero time or period.
+        local STATE = '<dddddd'
+        local states, order = {}, {}
+        local function load(key)
+          local h = states[key]
+          if not h then
+            h = { ttl = 0, dirty = false }
+            local raw = redis.call('GET', key)
+            if raw then
+              local rl, rt, tl, tt, q, qp = struct.unpack(STATE, raw)
+              if rt > 0 then h.rl, h.rt = rl, rt end
+              if tt > 0 then h.tl, h.tt = tl, tt end
+              if qp > 0 then h.q, h.qp = q, qp end
+            end
+            states[key] = h
+            order[#order + 1] = key
+          end
+          return h
+        end
+        local function touch(h, ttl)
+          h.dirty = true
+          if ttl > h.ttl then h.ttl = ttl end
+        end
 
         -- A bucket's level now, from its stored level and time (full when never written).
-        local function available(level, at, limit)
+        local function level(l, at, limit)
           if limit <= 0 then return 0 end
-          if not level then return limit end
-          local elapsed = now - tonumber(at)
+          if not l then return limit end
+          local elapsed = now - at
           if elapsed < 0 then elapsed = 0 end
-          local a = tonumber(level) + elapsed * limit / 60000
-          if a > limit then a = limit end
-          return a
+          local x = l + elapsed * limit / 60000
+          if x > limit then x = limit end
+          return x
         end
 
-        local st = {}
-        for i = 1, scopes do
-          local b = 5 + (i - 1) * 5
-          local s = { rpm = tonumber(ARGV[b + 1]), tpm = tonumber(ARGV[b + 2]), conc = tonumber(ARGV[b + 3]), quota = tonumber(ARGV[b + 4]) }
-          s.rate = KEYS[(i - 1) * 3 + 1]
-          s.cset = KEYS[(i - 1) * 3 + 2]
-          s.q = KEYS[(i - 1) * 3 + 3]
-          s.ra = 0
-          s.ta = 0
-          if s.rpm > 0 or s.tpm > 0 then
-            -- Both buckets live in one hash: one read for both.
-            local v = redis.call('HMGET', s.rate, 'rl', 'rt', 'tl', 'tt')
-            s.ra = available(v[1], v[2], s.rpm)
-            s.ta = available(v[3], v[4], s.tpm)
-          end
-          s.cc = 0
-          if s.conc > 0 then
-            redis.call('ZREMRANGEBYSCORE', s.cset, '-inf', now)
-            s.cc = redis.call('ZCARD', s.cset)
-          end
-          s.used = 0
-          if s.quota > 0 then
-            local used = redis.call('GET', s.q)
-            if not used then
-              used = ARGV[b + 5]
-              redis.call('SET', s.q, used, 'EX', quotaTtl)
+        for _ = 1, v[1] do
+          local refund, scopes, lease = v[a], v[a + 1], ARGV[l]
+          a, l = a + 2, l + 1
+          for _ = 1, scopes do
+            local tpm, quota, period, ttl = v[a], v[a + 1], v[a + 2], v[a + 3]
+            a = a + 4
+            redis.call('ZREM', KEYS[k + 2], lease)
+            if refund ~= 0 and (tpm > 0 or quota > 0) then
+              local h = load(KEYS[k + 1])
+              if tpm > 0 and h.tl then
+                local x = level(h.tl, h.tt, tpm) + refund
+                if x > tpm then x = tpm end
+                h.tl, h.tt = x, now
+                touch(h, ttl)
+              end
+              -- A request that began last month corrects last month's count, which is gone.
+              if quota > 0 and h.q and h.qp == period then
+                local used = h.q - refund
+                if used < 0 then used = 0 end
+                h.q = used
+                touch(h, ttl)
+              end
             end
-            s.used = tonumber(used)
+            k = k + 2
           end
-          st[i] = s
         end
 
-        local outcome = 0
-        local refused = 0
-        for i = 1, scopes do
-          local s = st[i]
-          if s.quota > 0 and s.used + tokens > s.quota then outcome = 1
-          elseif s.tpm > 0 and tokens > s.tpm then outcome = 2
-          elseif s.rpm > 0 and s.ra < 1 then outcome = 3
-          elseif s.tpm > 0 and s.ta < tokens then outcome = 4
-          elseif s.conc > 0 and s.cc >= s.conc then outcome = 5
+        local scopes = v[a]
+        local result = { 0, 0 }
+        if scopes > 0 then
+          local consume, tokens, leaseMs, period, lease = v[a + 1] == 1, v[a + 2], v[a + 3], v[a + 4], ARGV[l]
+          a = a + 5
+          local none = {}
+          local st = {}
+          for i = 1, scopes do
+            local s = { rpm = v[a], tpm = v[a + 1], conc = v[a + 2], quota = v[a + 3], seed = v[a + 4], ttl = v[a + 5], leases = KEYS[k + 2] }
+            a = a + 6
+            local h = none
+            if s.rpm > 0 or s.tpm > 0 or s.quota > 0 then h = load(KEYS[k + 1]) end
+            k = k + 2
+            s.h = h
+            s.ra = level(h.rl, h.rt, s.rpm)
+            s.ta = level(h.tl, h.tt, s.tpm)
+            s.cc = 0
+            if s.conc > 0 then
+              -- A lease of a replica that died stops counting when its score passes.
+              s.cc = redis.call('ZCOUNT', s.leases, string.format('(%d', now), '+inf')
+            end
+            s.used = 0
+            if s.quota > 0 then
+              if not h.q or h.qp ~= period then
+                h.q, h.qp = s.seed, period
+                touch(h, s.ttl)
+              end
+              s.used = h.q
+            end
+            st[i] = s
           end
-          if outcome ~= 0 then refused = i break end
-        end
 
-        if outcome == 0 and consume then
+          local outcome, refused = 0, 0
           for i = 1, scopes do
             local s = st[i]
-            -- Only the buckets that apply are written (one set later starts full), in one write.
-            local fields = {}
-            if s.rpm > 0 then
-              s.ra = s.ra - 1
-              fields[#fields + 1] = 'rl'
-              fields[#fields + 1] = tostring(s.ra)
-              fields[#fields + 1] = 'rt'
-              fields[#fields + 1] = now
+            if s.quota > 0 and s.used + tokens > s.quota then outcome = 1
+            elseif s.tpm > 0 and tokens > s.tpm then outcome = 2
+            elseif s.rpm > 0 and s.ra < 1 then outcome = 3
+            elseif s.tpm > 0 and s.ta < tokens then outcome = 4
+            elseif s.conc > 0 and s.cc >= s.conc then outcome = 5
             end
-            if s.tpm > 0 then
-              s.ta = s.ta - tokens
-              fields[#fields + 1] = 'tl'
-              fields[#fields + 1] = tostring(s.ta)
-              fields[#fields + 1] = 'tt'
-              fields[#fields + 1] = now
+            if outcome ~= 0 then refused = i break end
+          end
+
+          if outcome == 0 and consume then
+            for i = 1, scopes do
+              local s, h = st[i], st[i].h
+              if s.rpm > 0 then
+                s.ra = s.ra - 1
+                h.rl, h.rt = s.ra, now
+                touch(h, s.ttl)
+              end
+              if s.tpm > 0 then
+                s.ta = s.ta - tokens
+                h.tl, h.tt = s.ta, now
+                touch(h, s.ttl)
+              end
+              if s.conc > 0 then
+                -- Expired leases no longer count; they are cleared out now and then.
+                if now % 16 == 0 then
+                  redis.call('ZREMRANGEBYSCORE', s.leases, '-inf', string.format('%d', now))
+                end
+                redis.call('ZADD', s.leases, string.format('%d', now + leaseMs), lease)
+                redis.call('PEXPIRE', s.leases, ARGV[2])
+                s.cc = s.cc + 1
+              end
+              if s.quota > 0 then
+                h.q = h.q + tokens
+                s.used = h.q
+                touch(h, s.ttl)
+              end
             end
-            if #fields > 0 then
-              redis.call('HSET', s.rate, unpack(fields))
-              redis.call('PEXPIRE', s.rate, 120000)
-            end
-            if s.conc > 0 then
-              redis.call('ZADD', s.cset, now + leaseMs, lease)
-              redis.call('PEXPIRE', s.cset, leaseMs)
-              s.cc = s.cc + 1
-            end
-            if s.quota > 0 then
-              s.used = redis.call('INCRBY', s.q, tokens)
-            end
+          end
+
+          result = { outcome, refused }
+          for i = 1, scopes do
+            local s = st[i]
+            result[#result + 1] = math.floor(s.ra * 1000)
+            result[#result + 1] = math.floor(s.ta * 1000)
+            result[#result + 1] = s.cc
+            result[#result + 1] = s.used
           end
         end
 
-        local result = { outcome, refused }
-        for i = 1, scopes do
-          local s = st[i]
-          table.insert(result, math.floor(s.ra * 1000))
-          table.insert(result, math.floor(s.ta * 1000))
-          table.insert(result, s.cc)
-          table.insert(result, s.used)
+        for _, key in ipairs(order) do
+          local h = states[key]
+          if h.dirty then
+            redis.call('SET', key, struct.pack(STATE, h.rl or 0, h.rt or 0, h.tl or 0, h.tt or 0, h.q or 0, h.qp or 0), 'PX', string.format('%d', h.ttl))
+          end
         end
         return result
-        """;
-
-    /// <summary>ARGV: refund (reserved minus actual; negative for an overrun), lease id, then per scope tokens per minute and monthly tokens.</summary>
-    public const string Settle = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local refund = tonumber(ARGV[1])
-        local lease = ARGV[2]
-        for i = 1, #KEYS / 3 do
-          local rate = KEYS[(i - 1) * 3 + 1]
-          local tpm = tonumber(ARGV[2 + (i - 1) * 2 + 1])
-          local quota = tonumber(ARGV[2 + (i - 1) * 2 + 2])
-          redis.call('ZREM', KEYS[(i - 1) * 3 + 2], lease)
-          if tpm > 0 and refund ~= 0 then
-            local v = redis.call('HMGET', rate, 'tl', 'tt')
-            if v[1] then
-              local elapsed = now - tonumber(v[2])
-              if elapsed < 0 then elapsed = 0 end
-              local a = tonumber(v[1]) + elapsed * tpm / 60000 + refund
-              if a > tpm then a = tpm end
-              redis.call('HSET', rate, 'tl', tostring(a), 'tt', now)
-              redis.call('PEXPIRE', rate, 120000)
-            end
-          end
-          local q = KEYS[(i - 1) * 3 + 3]
-          if quota > 0 and refund ~= 0 and redis.call('EXISTS', q) == 1 then
-            local used = redis.call('INCRBY', q, -refund)
-            if used < 0 then redis.call('SET', q, 0, 'KEEPTTL') end
-          end
-        end
-        return 1
         """;
 }

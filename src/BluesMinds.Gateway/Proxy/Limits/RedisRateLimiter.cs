@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Settings;
 using Microsoft.Extensions.Options;
@@ -7,7 +8,9 @@ namespace BluesMinds.Gateway.Proxy.Limits;
 
 /// <summary>
 /// The limiter shared by every replica: one Lua script per check-and-reserve, so N replicas admit
-/// what one would. While Redis is unreachable it follows <c>RATE_LIMIT_REDIS_FAILURE_MODE</c>:
+/// what one would. A settlement is sent with the account's next check from this instance, or on its
+/// own as soon as the thread pool gets to it; either way before any later check of this instance.
+/// While Redis is unreachable it follows <c>RATE_LIMIT_REDIS_FAILURE_MODE</c>:
 /// <c>closed</c> refuses (503), <c>open</c> falls back to this instance's in-process limiter.
 /// </summary>
 internal sealed partial class RedisRateLimiter(
@@ -15,11 +18,17 @@ internal sealed partial class RedisRateLimiter(
     InProcessRateLimiter fallback,
     IOptions<RateLimitOptions> options,
     TimeProvider time,
-    ILogger<RedisRateLimiter> logger) : IRateLimiter
+    ILogger<RedisRateLimiter> logger) : IRateLimiter, IAsyncDisposable
 {
     /// <summary>A concurrency slot of a replica that died is freed after this long.</summary>
     internal static readonly TimeSpan LeaseLifetime = TimeSpan.FromMinutes(15);
 
+    private readonly Lock _sending = new();
+
+    // Settlements not sent yet, by account: each may travel with the account's next check, whose
+    // keys share its hash tag (and so its cluster slot).
+    private readonly Dictionary<string, List<RedisLimiterCall.Part>> _pending = new(StringComparer.Ordinal);
+    private bool _flushQueued;
     private int _unreachable;
 
     /// <summary>True while the last call could not reach Redis; readiness reports it.</summary>
@@ -60,49 +69,104 @@ internal sealed partial class RedisRateLimiter(
         return RateLimitSnapshot.From(policy, result.Value.Account, result.Value.Key);
     }
 
-    public async ValueTask SettleAsync(LimitLease lease, long actualTokens)
+    public ValueTask SettleAsync(LimitLease lease, long actualTokens)
     {
-        var policy = lease.Policy;
-        var keys = Keys(policy);
-        var args = new List<RedisValue>(2 + (keys.Length / 3 * 2)) { lease.ReservedTokens - actualTokens, lease.LeaseId };
-        foreach (var scope in Scopes(policy))
+        var settlement = RedisLimiterCall.Settlement(lease, lease.ReservedTokens - actualTokens, time.GetUtcNow());
+        lock (_sending)
         {
-            args.Add(scope.Limits.TokensPerMinute);
-            args.Add(scope.Limits.MonthlyTokens);
+            ref var pending = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, lease.Policy.Account.StoreKey, out _);
+            (pending ??= []).Add(settlement);
+            if (_flushQueued)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _flushQueued = true;
         }
 
+        // Sent from the back of the thread pool's queue: under load, a check of the same account
+        // usually leaves first and carries it; otherwise it goes alone, without waiting for a timer.
+        ThreadPool.UnsafeQueueUserWorkItem(static limiter => _ = limiter.FlushAsync(), this, preferLocal: false);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends every settlement still pending, one script call per account. Never throws.</summary>
+    internal async Task FlushAsync()
+    {
+        lock (_sending)
+        {
+            if (_pending.Count == 0)
+            {
+                _flushQueued = false;
+                return;
+            }
+        }
+
+        IDatabase database;
         try
         {
-            // Fire and forget: the command is queued on the connection before this returns, so a
-            // later acquire on this instance is evaluated after it; the request does not wait for it.
-            var multiplexer = await redis.GetAsync();
-            await multiplexer.GetDatabase().ScriptEvaluateAsync(RedisLimiterScripts.Settle, keys, [.. args], CommandFlags.FireAndForget);
+            database = (await redis.GetAsync()).GetDatabase();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            // The slot frees itself when its lease expires; an unsettled reservation only errs on the safe side.
+            lock (_sending)
+            {
+                // The slots free themselves when their leases expire; an unsettled reservation only errs on the safe side.
+                _flushQueued = false;
+                _pending.Clear();
+            }
+
             LogSettleFailed(logger, ex);
+            return;
+        }
+
+        Exception? failure = null;
+        lock (_sending)
+        {
+            _flushQueued = false;
+            foreach (var settlements in _pending.Values)
+            {
+                failure ??= Send(database, settlements, settlements.Count);
+            }
+
+            _pending.Clear();
+        }
+
+        if (failure is not null)
+        {
+            LogSettleFailed(logger, failure);
         }
     }
+
+    /// <summary>
+    /// Queues the first <paramref name="count"/> settlements as fire-and-forget calls. Called inside
+    /// the lock: a later check of this instance is queued after them, so Redis evaluates them first.
+    /// </summary>
+    private static Exception? Send(IDatabase database, List<RedisLimiterCall.Part> settlements, int count)
+    {
+        try
+        {
+            for (var start = 0; start < count; start += RedisLimiterCall.MaxSettlements)
+            {
+                var (keys, args) = RedisLimiterCall.Build(settlements, start, Math.Min(RedisLimiterCall.MaxSettlements, count - start), RedisLimiterCall.NoCheck);
+                _ = database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args, CommandFlags.FireAndForget);
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>Settlements still pending at shutdown are sent before the connection closes.</summary>
+    public async ValueTask DisposeAsync() => await FlushAsync();
 
     private async Task<(LimitOutcome Outcome, int RefusedIndex, ScopeState Account, ScopeState? Key)?> RunAcquireAsync(
         LimitPolicy policy, long tokens, string leaseId, bool consume)
     {
-        var now = time.GetUtcNow();
-        var quotaTtl = (long)Math.Ceiling((policy.Period.End - now).TotalSeconds) + 86_400;
-        var args = new List<RedisValue>(15)
-        {
-            consume ? 1 : 0, tokens, leaseId, (long)LeaseLifetime.TotalMilliseconds, Math.Max(quotaTtl, 60),
-        };
-        foreach (var scope in Scopes(policy))
-        {
-            args.Add(scope.Limits.RequestsPerMinute);
-            args.Add(scope.Limits.TokensPerMinute);
-            args.Add(scope.Limits.ConcurrentRequests);
-            args.Add(scope.Limits.MonthlyTokens);
-            args.Add(scope.QuotaUsedSeed);
-        }
-
+        var check = RedisLimiterCall.Check(policy, tokens, leaseId, consume, time.GetUtcNow());
         RedisResult[] values;
         try
         {
@@ -114,7 +178,23 @@ internal sealed partial class RedisRateLimiter(
                 return null;
             }
 
-            values = (RedisResult[])(await multiplexer.GetDatabase().ScriptEvaluateAsync(RedisLimiterScripts.Acquire, Keys(policy), [.. args]))!;
+            Task<RedisResult> call;
+            lock (_sending)
+            {
+                // This instance's settlements of the account go first, the last of them in the same call.
+                var database = multiplexer.GetDatabase();
+                _pending.Remove(policy.Account.StoreKey, out var settlements);
+                var carried = Math.Min(settlements?.Count ?? 0, RedisLimiterCall.MaxSettlements);
+                if (settlements?.Count > carried && Send(database, settlements, settlements.Count - carried) is { } failure)
+                {
+                    LogSettleFailed(logger, failure);
+                }
+
+                var (keys, args) = RedisLimiterCall.Build(settlements, (settlements?.Count ?? 0) - carried, carried, check);
+                call = database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args);
+            }
+
+            values = (RedisResult[])(await call)!;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -142,29 +222,6 @@ internal sealed partial class RedisRateLimiter(
 
     private static ScopeState State(RedisResult[] values, int offset) =>
         new((long)values[offset] / 1000.0, (long)values[offset + 1] / 1000.0, (long)values[offset + 2], (long)values[offset + 3]);
-
-    private static IEnumerable<LimitScope> Scopes(LimitPolicy policy)
-    {
-        yield return policy.Account;
-        if (policy.Key is { } key)
-        {
-            yield return key;
-        }
-    }
-
-    private static RedisKey[] Keys(LimitPolicy policy)
-    {
-        var keys = new List<RedisKey>(6);
-        foreach (var scope in Scopes(policy))
-        {
-            var prefix = "bm:rl:" + scope.StoreKey;
-            keys.Add(prefix + ":rate");
-            keys.Add(prefix + ":conc");
-            keys.Add(prefix + ":q:" + policy.Period.Name);
-        }
-
-        return [.. keys];
-    }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Error, Message = "Redis is unreachable for rate limiting; failure mode '{Mode}' applies until it answers again")]
     private static partial void LogUnreachable(ILogger logger, string mode, Exception? exception);

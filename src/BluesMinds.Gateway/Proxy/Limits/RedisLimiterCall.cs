@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using StackExchange.Redis;
+
+namespace BluesMinds.Gateway.Proxy.Limits;
+
+/// <summary>
+/// The keys and arguments of one <see cref="RedisLimiterScripts.Admit"/> call: the pending
+/// settlements' parts, then the check's. The numbers travel as one packed argument, which the script
+/// reads without parsing text.
+/// </summary>
+internal static class RedisLimiterCall
+{
+    /// <summary>Settlements per call, well inside what the script can unpack at once.</summary>
+    public const int MaxSettlements = 64;
+
+    private static readonly RedisValue LeaseLifetimeText = ((long)RedisRateLimiter.LeaseLifetime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A settlement's or a check's keys, numbers and lease id, in the script's order.</summary>
+    public sealed record Part(RedisKey[] Keys, double[] Numbers, string? LeaseId);
+
+    /// <summary>The check part of a call that only settles.</summary>
+    public static readonly Part NoCheck = new([], [0], null);
+
+    public static Part Settlement(LimitLease lease, long refund, DateTimeOffset now)
+    {
+        var policy = lease.Policy;
+        var scopes = policy.Key is null ? 1 : 2;
+        var keys = new RedisKey[scopes * 2];
+        var numbers = new double[2 + (scopes * 4)];
+        (numbers[0], numbers[1]) = (refund, scopes);
+        var (k, n) = (0, 2);
+        foreach (var scope in Scopes(policy))
+        {
+            keys[k++] = StateKey(scope);
+            keys[k++] = LeaseKey(scope);
+            numbers[n++] = scope.Limits.TokensPerMinute;
+            numbers[n++] = scope.Limits.MonthlyTokens;
+            numbers[n++] = Period(policy.Period);
+            numbers[n++] = StateLifetimeMs(scope, policy.Period, now);
+        }
+
+        return new Part(keys, numbers, lease.LeaseId);
+    }
+
+    public static Part Check(LimitPolicy policy, long tokens, string leaseId, bool consume, DateTimeOffset now)
+    {
+        var scopes = policy.Key is null ? 1 : 2;
+        var keys = new RedisKey[scopes * 2];
+        var numbers = new double[5 + (scopes * 6)];
+        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]) = (scopes, consume ? 1 : 0, tokens, RedisRateLimiter.LeaseLifetime.TotalMilliseconds, Period(policy.Period));
+        var (k, n) = (0, 5);
+        foreach (var scope in Scopes(policy))
+        {
+            keys[k++] = StateKey(scope);
+            keys[k++] = LeaseKey(scope);
+            numbers[n++] = scope.Limits.RequestsPerMinute;
+            numbers[n++] = scope.Limits.TokensPerMinute;
+            numbers[n++] = scope.Limits.ConcurrentRequests;
+            numbers[n++] = scope.Limits.MonthlyTokens;
+            numbers[n++] = scope.QuotaUsedSeed;
+            numbers[n++] = StateLifetimeMs(scope, policy.Period, now);
+        }
+
+        return new Part(keys, numbers, leaseId);
+    }
+
+    /// <summary>The call for <paramref name="count"/> settlements from <paramref name="start"/>, then <paramref name="check"/>.</summary>
+    public static (RedisKey[] Keys, RedisValue[] Args) Build(List<Part>? settlements, int start, int count, Part check)
+    {
+        var (keyCount, numberCount) = (check.Keys.Length, 1 + check.Numbers.Length);
+        for (var i = start; i < start + count; i++)
+        {
+            keyCount += settlements![i].Keys.Length;
+            numberCount += settlements[i].Numbers.Length;
+        }
+
+        var keys = new RedisKey[keyCount];
+        var packed = new byte[numberCount * sizeof(double)];
+        var args = new RedisValue[2 + count + (check.LeaseId is null ? 0 : 1)];
+        BinaryPrimitives.WriteDoubleLittleEndian(packed, count);
+        var (k, n, a) = (0, 1, 2);
+        for (var i = start; i < start + count; i++)
+        {
+            var settlement = settlements![i];
+            settlement.Keys.CopyTo(keys, k);
+            k += settlement.Keys.Length;
+            n = Pack(settlement.Numbers, packed, n);
+            args[a++] = settlement.LeaseId;
+        }
+
+        check.Keys.CopyTo(keys, k);
+        Pack(check.Numbers, packed, n);
+        if (check.LeaseId is not null)
+        {
+            args[a] = check.LeaseId;
+        }
+
+        (args[0], args[1]) = (packed, LeaseLifetimeText);
+        return (keys, args);
+    }
+
+    private static int Pack(double[] numbers, byte[] packed, int at)
+    {
+        foreach (var number in numbers)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(packed.AsSpan(at++ * sizeof(double)), number);
+        }
+
+        return at;
+    }
+
+    private static IEnumerable<LimitScope> Scopes(LimitPolicy policy)
+    {
+        yield return policy.Account;
+        if (policy.Key is { } key)
+        {
+            yield return key;
+        }
+    }
+
+    // The account's hash tag in every name keeps a user's keys in one cluster slot. (Until 2026-11
+    // the buckets were a hash at ":rate" and the quota a counter at ":q:<period>"; those expire on
+    // their own.)
+    private static RedisKey StateKey(LimitScope scope) => "bm:rl:" + scope.StoreKey + ":s";
+
+    private static RedisKey LeaseKey(LimitScope scope) => "bm:rl:" + scope.StoreKey + ":conc";
+
+    /// <summary>The period as the number <c>yyyyMM</c>; never 0, which marks "no quota stored".</summary>
+    private static double Period(QuotaPeriod period) => (period.Start.Year * 100) + period.Start.Month;
+
+    /// <summary>A state outlives its month when it holds the quota, two minutes of quiet otherwise.</summary>
+    private static double StateLifetimeMs(LimitScope scope, QuotaPeriod period, DateTimeOffset now) =>
+        scope.Limits.MonthlyTokens > 0 ? Math.Max((long)(period.End - now).TotalMilliseconds, 0) + 86_400_000 : 120_000;
+}

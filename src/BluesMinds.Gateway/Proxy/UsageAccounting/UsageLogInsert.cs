@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
@@ -7,6 +6,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
 using SQLitePCL;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
@@ -16,46 +17,47 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// request_id</c> statements of up to <see cref="RowsPerStatement"/> rows. Change tracking cost the
 /// writer about as much CPU per record as the whole request path; this costs a few microseconds per
 /// row, and the returned ids tell exactly which rows are new, without a query first.
-/// Column names come from the EF Core model, and on PostgreSQL the parameters from its type
-/// mappings; on SQLite the value formats are written out in <see cref="SqliteRows"/>. Either way
+/// Column names come from the EF Core model, and on PostgreSQL the column types the arrays are cast
+/// to; on SQLite the value formats are written out in <see cref="SqliteRows"/>. Either way
 /// the rows are the ones <c>SaveChanges</c> would write: a test compares them column by column.
 /// </summary>
 internal static class UsageLogInsert
 {
     /// <summary>
-    /// Rows per statement: a hundred on PostgreSQL (2,000 parameters, one round trip each), fifty on
-    /// SQLite, where every statement pays for its own journal and sequence update. SQLite statements
+    /// Rows per statement: a thousand on PostgreSQL, where a statement takes one array per column
+    /// (<c>unnest</c>), so that its text, parse and plan do not grow with the rows; fifty on SQLite,
+    /// where every statement pays for its own journal and sequence update. SQLite statements
     /// are bound by position through SQLitePCLRaw: Microsoft.Data.Sqlite binds by name with a linear
     /// search (quadratic in a wide statement), and its per-execution overhead was more than a third of
     /// the writer's CPU.
     /// </summary>
-    public static int RowsPerStatement(DatabaseProvider provider) => provider == DatabaseProvider.Sqlite ? 50 : 100;
+    public static int RowsPerStatement(DatabaseProvider provider) => provider == DatabaseProvider.Sqlite ? 50 : 1_000;
 
-    // Each column's value twice: boxed for the provider's parameters (PostgreSQL), and bound
-    // straight from the row for SQLite, where boxing a dozen value types per row was the writer's
-    // largest allocation.
-    private static readonly (string Property, Func<UsageLog, object?> Value, SqliteRows.Binder Bind)[] Values =
+    // Each column's values twice: gathered into one typed array per statement for PostgreSQL, and
+    // bound straight from the row for SQLite, where boxing a dozen value types per row was the
+    // writer's largest allocation.
+    private static readonly (string Property, ColumnArray Array, SqliteRows.Binder Bind)[] Values =
     [
-        (nameof(UsageLog.RequestId), r => r.RequestId, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.RequestId, ref b)),
-        (nameof(UsageLog.UserId), r => r.UserId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.UserId)),
-        (nameof(UsageLog.ApiKeyId), r => r.ApiKeyId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ApiKeyId)),
-        (nameof(UsageLog.Endpoint), r => r.Endpoint, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.Endpoint, ref b)),
-        (nameof(UsageLog.ModelRequested), r => r.ModelRequested, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelRequested, ref b)),
-        (nameof(UsageLog.ModelServed), r => r.ModelServed, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelServed, ref b)),
-        (nameof(UsageLog.ServerId), r => r.ServerId, static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ServerId)),
-        (nameof(UsageLog.PromptTokens), r => r.PromptTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.PromptTokens)),
-        (nameof(UsageLog.CompletionTokens), r => r.CompletionTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CompletionTokens)),
-        (nameof(UsageLog.CachedTokens), r => r.CachedTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CachedTokens)),
-        (nameof(UsageLog.TotalTokens), r => r.TotalTokens, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TotalTokens)),
-        (nameof(UsageLog.TokensEstimated), r => r.TokensEstimated, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TokensEstimated ? 1 : 0)),
-        (nameof(UsageLog.CostMicros), r => r.CostMicros, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CostMicros)),
-        (nameof(UsageLog.LatencyMs), r => r.LatencyMs, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.LatencyMs)),
-        (nameof(UsageLog.TimeToFirstByteMs), r => r.TimeToFirstByteMs, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TimeToFirstByteMs)),
-        (nameof(UsageLog.Streamed), r => r.Streamed, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.Streamed ? 1 : 0)),
-        (nameof(UsageLog.ClientDisconnected), r => r.ClientDisconnected, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.ClientDisconnected ? 1 : 0)),
-        (nameof(UsageLog.StatusCode), r => r.StatusCode, static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.StatusCode)),
-        (nameof(UsageLog.ErrorCode), r => r.ErrorCode, static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ErrorCode, ref b)),
-        (nameof(UsageLog.CreatedAt), r => r.CreatedAt, static (s, i, r, ref b) => SqliteRows.Date(s, i, r.CreatedAt)),
+        (nameof(UsageLog.RequestId), Array(static r => r.RequestId), static (s, i, r, ref b) => SqliteRows.Text(s, i, r.RequestId, ref b)),
+        (nameof(UsageLog.UserId), Array(static r => r.UserId), static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.UserId)),
+        (nameof(UsageLog.ApiKeyId), Array(static r => r.ApiKeyId), static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ApiKeyId)),
+        (nameof(UsageLog.Endpoint), Array(static r => r.Endpoint), static (s, i, r, ref b) => SqliteRows.Text(s, i, r.Endpoint, ref b)),
+        (nameof(UsageLog.ModelRequested), Array(static r => r.ModelRequested), static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelRequested, ref b)),
+        (nameof(UsageLog.ModelServed), Array(static r => r.ModelServed), static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ModelServed, ref b)),
+        (nameof(UsageLog.ServerId), Array(static r => r.ServerId), static (s, i, r, ref b) => SqliteRows.Guid(s, i, r.ServerId)),
+        (nameof(UsageLog.PromptTokens), Array(static r => r.PromptTokens), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.PromptTokens)),
+        (nameof(UsageLog.CompletionTokens), Array(static r => r.CompletionTokens), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CompletionTokens)),
+        (nameof(UsageLog.CachedTokens), Array(static r => r.CachedTokens), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CachedTokens)),
+        (nameof(UsageLog.TotalTokens), Array(static r => r.TotalTokens), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TotalTokens)),
+        (nameof(UsageLog.TokensEstimated), Array(static r => r.TokensEstimated), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TokensEstimated ? 1 : 0)),
+        (nameof(UsageLog.CostMicros), Array(static r => r.CostMicros), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.CostMicros)),
+        (nameof(UsageLog.LatencyMs), Array(static r => r.LatencyMs), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.LatencyMs)),
+        (nameof(UsageLog.TimeToFirstByteMs), Array(static r => r.TimeToFirstByteMs), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.TimeToFirstByteMs)),
+        (nameof(UsageLog.Streamed), Array(static r => r.Streamed), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.Streamed ? 1 : 0)),
+        (nameof(UsageLog.ClientDisconnected), Array(static r => r.ClientDisconnected), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.ClientDisconnected ? 1 : 0)),
+        (nameof(UsageLog.StatusCode), Array(static r => r.StatusCode), static (s, i, r, ref b) => SqliteRows.Integer(s, i, r.StatusCode)),
+        (nameof(UsageLog.ErrorCode), Array(static r => r.ErrorCode), static (s, i, r, ref b) => SqliteRows.Text(s, i, r.ErrorCode, ref b)),
+        (nameof(UsageLog.CreatedAt), Array(static r => r.CreatedAt), static (s, i, r, ref b) => SqliteRows.Date(s, i, r.CreatedAt)),
     ];
 
     /// <summary>
@@ -76,66 +78,53 @@ internal static class UsageLogInsert
         }
 
         var size = RowsPerStatement(db.Provider);
-        var command = (DbCommand?)null;
-        try
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = columns.ArraySql;
+        for (var start = 0; start < rows.Count; start += size)
         {
-            for (var start = 0; start < rows.Count; start += size)
+            var count = Math.Min(size, rows.Count - start);
+            command.Parameters.Clear();
+            foreach (var column in columns.All)
             {
-                var count = Math.Min(size, rows.Count - start);
-                var sql = columns.Sql(count);
-                if (command?.CommandText != sql)
+                // Unnamed: Npgsql sends them as $1, $2... in order; the statement casts each array.
+                var parameter = command.CreateParameter();
+                parameter.Value = column.Array(rows, start, count);
+                if (column.StoreType == "timestamp with time zone" && parameter is NpgsqlParameter typed)
                 {
-                    if (command is not null)
-                    {
-                        await command.DisposeAsync();
-                    }
-
-                    command = connection.CreateCommand();
-                    command.Transaction = transaction;
-                    command.CommandText = sql;
+                    // A date that is not UTC fails as it would through SaveChanges, instead of being
+                    // read in the session's time zone by the cast.
+                    typed.NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz;
                 }
 
-                var index = 0;
-                var reuse = command.Parameters.Count == count * columns.All.Length;
-                for (var row = start; row < start + count; row++)
-                {
-                    foreach (var column in columns.All)
-                    {
-                        var value = column.Value(rows[row]);
-                        if (reuse)
-                        {
-                            // Same statement, same parameter types: only the values change.
-                            command.Parameters[index++].Value = value is null ? DBNull.Value : column.Mapping.Converter?.ConvertToProvider(value) ?? value;
-                        }
-                        else
-                        {
-                            // Unnamed parameters: Npgsql then sends the text as it is instead of parsing
-                            // it to rewrite two thousand @names into positions.
-                            command.Parameters.Add(column.Mapping.CreateParameter(command, string.Empty, value, column.Nullable));
-                            index++;
-                        }
-                    }
-                }
-
-                await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                    inserted.Add(reader.GetString(0));
-                }
+                command.Parameters.Add(parameter);
             }
-        }
-        finally
-        {
-            if (command is not null)
+
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
             {
-                await command.DisposeAsync();
+                inserted.Add(reader.GetString(0));
             }
         }
 
         return inserted;
     }
 
-    private sealed record Column(string Name, RelationalTypeMapping Mapping, bool Nullable, Func<UsageLog, object?> Value, SqliteRows.Binder Bind);
+    /// <summary>One column's values of rows <c>[start, start + count)</c> as a typed array.</summary>
+    private delegate object ColumnArray(IReadOnlyList<UsageLog> rows, int start, int count);
+
+    private static ColumnArray Array<T>(Func<UsageLog, T> value) => (rows, start, count) =>
+    {
+        var values = new T[count];
+        for (var i = 0; i < count; i++)
+        {
+            values[i] = value(rows[start + i]);
+        }
+
+        return values;
+    };
+
+    private sealed record Column(string Name, string StoreType, ColumnArray Array, SqliteRows.Binder Bind);
 
     /// <summary>
     /// SQLite through SQLitePCLRaw on the connection EF Core opened, inside its transaction: one
@@ -254,8 +243,6 @@ internal static class UsageLogInsert
         }
     }
 
-    private static readonly string[] Placeholders = [.. Enumerable.Range(1, 100 * Values.Length).Select(i => "$" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-
     /// <summary>The column list and statement texts of one model (one per provider), built once.</summary>
     private sealed class Columns
     {
@@ -270,7 +257,7 @@ internal static class UsageLogInsert
             All = [.. Values.Select(v =>
             {
                 var property = entity.FindProperty(v.Property)!;
-                return new Column(sql.DelimitIdentifier(property.GetColumnName()), (RelationalTypeMapping)property.GetRelationalTypeMapping(), property.IsNullable, v.Value, v.Bind);
+                return new Column(sql.DelimitIdentifier(property.GetColumnName()), property.GetColumnType(), v.Array, v.Bind);
             })];
             var stored = entity.GetProperties().Where(p => p.ValueGenerated == ValueGenerated.Never).Select(p => p.Name).Order(StringComparer.Ordinal);
             if (!stored.SequenceEqual(Values.Select(v => v.Property).Order(StringComparer.Ordinal)))
@@ -281,26 +268,27 @@ internal static class UsageLogInsert
             var requestId = sql.DelimitIdentifier(entity.FindProperty(nameof(UsageLog.RequestId))!.GetColumnName());
             _prefix = $"INSERT INTO {sql.DelimitIdentifier(entity.GetTableName()!, entity.GetSchema())} ({string.Join(", ", All.Select(c => c.Name))}) VALUES ";
             _suffix = $" ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
+            ArraySql = _prefix.Replace(" VALUES ", " SELECT * FROM unnest(", StringComparison.Ordinal)
+                + string.Join(", ", All.Select((c, i) => $"${i + 1}::{c.StoreType}[]")) + ")" + _suffix;
         }
+
+        /// <summary>PostgreSQL: every row of a statement from one array per column.</summary>
+        public string ArraySql { get; }
 
         public Column[] All { get; }
 
-        /// <summary>PostgreSQL numbers its placeholders (<c>$1</c>); SQLite takes anonymous <c>?</c>s in order.</summary>
-        private bool Numbered { get; init; }
-
         public static Columns For(GatewayDbContext db) =>
-            ByModel.GetValue(db.Model, model => new Columns(model, db.GetService<ISqlGenerationHelper>()) { Numbered = db.Provider == DatabaseProvider.Postgres });
+            ByModel.GetValue(db.Model, model => new Columns(model, db.GetService<ISqlGenerationHelper>()));
 
         public string Sql(int rows) => _sql.GetOrAdd(rows, count =>
         {
             var builder = new StringBuilder(_prefix, _prefix.Length + (count * All.Length * 8) + _suffix.Length);
-            var index = 0;
             for (var row = 0; row < count; row++)
             {
                 builder.Append(row == 0 ? "(" : ", (");
                 for (var column = 0; column < All.Length; column++)
                 {
-                    builder.Append(column == 0 ? string.Empty : ", ").Append(Numbered ? Placeholders[index++] : "?");
+                    builder.Append(column == 0 ? string.Empty : ", ").Append('?');
                 }
 
                 builder.Append(')');

@@ -59,6 +59,23 @@ public sealed class RedisRateLimiterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ParallelChecks_AreDecidedOneAfterTheOther_EachWithItsOwnAnswer()
+    {
+        // Checks that arrive while the account's call is in flight leave together in one call; each
+        // must still be decided in turn and get its own counters back.
+        const int Limit = 50;
+        var limiter = NewLimiter();
+        var policy = Policy(new LimitSet(Limit, 0, 0, 0), QuotaPeriod.CalendarMonth(DateTimeOffset.UtcNow));
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 80).Select(_ => Task.Run(() => AcquireAsync(limiter, policy, 1))));
+
+        var admitted = decisions.Where(d => d.Admitted).ToList();
+        Assert.Equal(Limit, admitted.Count);
+        Assert.All(decisions.Where(d => !d.Admitted), d => Assert.Equal(LimitOutcome.RequestsPerMinute, d.Outcome));
+        Assert.Equal(Enumerable.Range(0, Limit).Select(i => (long)i), admitted.Select(d => d.Snapshot!.Value.RequestsRemaining).Order());
+    }
+
+    [Fact]
     public async Task SettlementOfLastMonthsRequest_LeavesThisMonthsQuotaAlone()
     {
         var limiter = NewLimiter();

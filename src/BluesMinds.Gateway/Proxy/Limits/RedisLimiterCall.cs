@@ -15,11 +15,8 @@ internal static class RedisLimiterCall
 
     private static readonly RedisValue LeaseLifetimeText = ((long)RedisRateLimiter.LeaseLifetime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>A settlement's or a check's keys, numbers and lease id, in the script's order.</summary>
-    public sealed record Part(RedisKey[] Keys, double[] Numbers, string? LeaseId);
-
-    /// <summary>The check part of a call that only settles.</summary>
-    public static readonly Part NoCheck = new([], [0], null);
+    /// <summary>A settlement's or a check's keys, numbers (a check's first is its scope count) and lease id, in the script's order.</summary>
+    public sealed record Part(RedisKey[] Keys, double[] Numbers, string LeaseId);
 
     public static Part Settlement(LimitLease lease, long refund, DateTimeOffset now)
     {
@@ -64,39 +61,47 @@ internal static class RedisLimiterCall
         return new Part(keys, numbers, leaseId);
     }
 
-    /// <summary>The call for <paramref name="count"/> settlements from <paramref name="start"/>, then <paramref name="check"/>.</summary>
-    public static (RedisKey[] Keys, RedisValue[] Args) Build(List<Part>? settlements, int start, int count, Part check)
+    /// <summary>The call for <paramref name="count"/> settlements from <paramref name="start"/>, then <paramref name="checks"/>.</summary>
+    public static (RedisKey[] Keys, RedisValue[] Args) Build(List<Part>? settlements, int start, int count, IReadOnlyList<Part> checks)
     {
-        var (keyCount, numberCount) = (check.Keys.Length, 1 + check.Numbers.Length);
+        var (keyCount, numberCount) = (0, 2);
         for (var i = start; i < start + count; i++)
         {
             keyCount += settlements![i].Keys.Length;
             numberCount += settlements[i].Numbers.Length;
         }
 
+        foreach (var check in checks)
+        {
+            keyCount += check.Keys.Length;
+            numberCount += check.Numbers.Length;
+        }
+
         var keys = new RedisKey[keyCount];
         var packed = new byte[numberCount * sizeof(double)];
-        var args = new RedisValue[2 + count + (check.LeaseId is null ? 0 : 1)];
-        BinaryPrimitives.WriteDoubleLittleEndian(packed, count);
-        var (k, n, a) = (0, 1, 2);
+        var args = new RedisValue[2 + count + checks.Count];
+        (args[0], args[1]) = (packed, LeaseLifetimeText);
+        var (k, n, a) = (0, 0, 2);
+        n = Pack([count], packed, n);
         for (var i = start; i < start + count; i++)
         {
-            var settlement = settlements![i];
-            settlement.Keys.CopyTo(keys, k);
-            k += settlement.Keys.Length;
-            n = Pack(settlement.Numbers, packed, n);
-            args[a++] = settlement.LeaseId;
+            (k, n, a) = Add(settlements![i], keys, packed, args, k, n, a);
         }
 
-        check.Keys.CopyTo(keys, k);
-        Pack(check.Numbers, packed, n);
-        if (check.LeaseId is not null)
+        n = Pack([checks.Count], packed, n);
+        foreach (var check in checks)
         {
-            args[a] = check.LeaseId;
+            (k, n, a) = Add(check, keys, packed, args, k, n, a);
         }
 
-        (args[0], args[1]) = (packed, LeaseLifetimeText);
         return (keys, args);
+    }
+
+    private static (int Keys, int Numbers, int Args) Add(Part part, RedisKey[] keys, byte[] packed, RedisValue[] args, int k, int n, int a)
+    {
+        part.Keys.CopyTo(keys, k);
+        args[a] = part.LeaseId;
+        return (k + part.Keys.Length, Pack(part.Numbers, packed, n), a + 1);
     }
 
     private static int Pack(double[] numbers, byte[] packed, int at)

@@ -17,16 +17,16 @@ namespace BluesMinds.Gateway.Proxy.Limits;
 internal static class RedisLimiterScripts
 {
     /// <summary>
-    /// KEYS: two per scope (state, lease set), first every settlement's scopes, then the check's.
+    /// KEYS: two per scope (state, lease set), first every settlement's scopes, then every check's.
     /// ARGV[1]: little-endian doubles: the number of settlements; per settlement the refund (reserved
     /// minus used; negative for an overrun) and scope count, then per scope tokens per minute, monthly
-    /// tokens, the quota period and the state's lifetime in ms. Then the check's scope count (0: settle
-    /// only) and, when there is a check: consume (1/0), tokens, lease lifetime ms, quota period, then per
-    /// scope requests per minute, tokens per minute, concurrent requests, monthly tokens (0 = no limit),
-    /// the quota seed and the state's lifetime in ms. ARGV[2]: the lease lifetime in ms as text.
-    /// ARGV[3...]: the settlements' lease ids, then the check's.
-    /// Returns: outcome, index of the refusing scope (1-based, 0 when admitted), then per scope the
-    /// available requests and tokens in thousandths, the concurrent count and the quota used.
+    /// tokens, the quota period and the state's lifetime in ms. Then the number of checks; per check
+    /// its scope count, consume (1/0), tokens, lease lifetime ms, quota period, then per scope requests
+    /// per minute, tokens per minute, concurrent requests, monthly tokens (0 = no limit), the quota seed
+    /// and the state's lifetime in ms. ARGV[2]: the lease lifetime in ms as text. ARGV[3...]: the
+    /// settlements' lease ids, then the checks'.
+    /// Returns, per check: outcome, index of the refusing scope (1-based, 0 when admitted), then per
+    /// scope the available requests and tokens in thousandths, the concurrent count and the quota used.
     /// </summary>
     public const string Admit = """
         local t = redis.call('TIME')
@@ -97,28 +97,32 @@ internal static class RedisLimiterScripts
           end
         end
 
-        local scopes = v[a]
-        local result = { 0, 0 }
-        if scopes > 0 then
-          local consume, tokens, leaseMs, period, lease = v[a + 1] == 1, v[a + 2], v[a + 3], v[a + 4], ARGV[l]
-          a = a + 5
-          local none = {}
+        -- The checks, one after the other as if each were its own call. A lease set is counted once
+        -- per call (a lease of a replica that died stops counting when its score passes) and its
+        -- lifetime renewed once, after the last lease added.
+        local counts, renew, renewed = {}, {}, {}
+        local none = {}
+        local result = {}
+        local checks = v[a]
+        a = a + 1
+        for _ = 1, checks do
+          local scopes, consume, tokens, leaseMs, period, lease = v[a], v[a + 1] == 1, v[a + 2], v[a + 3], v[a + 4], ARGV[l]
+          a, l = a + 5, l + 1
           local st = {}
           for i = 1, scopes do
-            local s = { rpm = v[a], tpm = v[a + 1], conc = v[a + 2], quota = v[a + 3], seed = v[a + 4], ttl = v[a + 5], leases = KEYS[k + 2] }
+            local s = { rpm = v[a], tpm = v[a + 1], conc = v[a + 2], quota = v[a + 3], seed = v[a + 4], ttl = v[a + 5], leases = KEYS[k + 2], h = none, ra = 0, ta = 0, cc = 0, used = 0 }
             a = a + 6
-            local h = none
-            if s.rpm > 0 or s.tpm > 0 or s.quota > 0 then h = load(KEYS[k + 1]) end
+            if s.rpm > 0 or s.tpm > 0 or s.quota > 0 then s.h = load(KEYS[k + 1]) end
             k = k + 2
-            s.h = h
+            local h = s.h
             s.ra = level(h.rl, h.rt, s.rpm)
             s.ta = level(h.tl, h.tt, s.tpm)
-            s.cc = 0
             if s.conc > 0 then
-              -- A lease of a replica that died stops counting when its score passes.
-              s.cc = redis.call('ZCOUNT', s.leases, string.format('(%d', now), '+inf')
+              if not counts[s.leases] then
+                counts[s.leases] = redis.call('ZCOUNT', s.leases, string.format('(%d', now), '+inf')
+              end
+              s.cc = counts[s.leases]
             end
-            s.used = 0
             if s.quota > 0 then
               if not h.q or h.qp ~= period then
                 h.q, h.qp = s.seed, period
@@ -156,12 +160,16 @@ internal static class RedisLimiterScripts
               end
               if s.conc > 0 then
                 -- Expired leases no longer count; they are cleared out now and then.
-                if now % 16 == 0 then
+                if now % 16 == 0 and not renewed[s.leases] then
                   redis.call('ZREMRANGEBYSCORE', s.leases, '-inf', string.format('%d', now))
                 end
                 redis.call('ZADD', s.leases, string.format('%d', now + leaseMs), lease)
-                redis.call('PEXPIRE', s.leases, ARGV[2])
                 s.cc = s.cc + 1
+                counts[s.leases] = s.cc
+                if not renewed[s.leases] then
+                  renewed[s.leases] = true
+                  renew[#renew + 1] = s.leases
+                end
               end
               if s.quota > 0 then
                 h.q = h.q + tokens
@@ -171,7 +179,8 @@ internal static class RedisLimiterScripts
             end
           end
 
-          result = { outcome, refused }
+          result[#result + 1] = outcome
+          result[#result + 1] = refused
           for i = 1, scopes do
             local s = st[i]
             result[#result + 1] = math.floor(s.ra * 1000)
@@ -181,6 +190,9 @@ internal static class RedisLimiterScripts
           end
         end
 
+        for _, key in ipairs(renew) do
+          redis.call('PEXPIRE', key, ARGV[2])
+        end
         for _, key in ipairs(order) do
           local h = states[key]
           if h.dirty then

@@ -25,9 +25,8 @@ internal sealed partial class RedisRateLimiter(
 
     private readonly Lock _sending = new();
 
-    // Settlements not sent yet, by account: each may travel with the account's next check, whose
-    // keys share its hash tag (and so its cluster slot).
-    private readonly Dictionary<string, List<RedisLimiterCall.Part>> _pending = new(StringComparer.Ordinal);
+    // Per account with traffic in progress: pending settlements, the call in flight, checks queued.
+    private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
     private bool _flushQueued;
     private int _unreachable;
 
@@ -74,8 +73,7 @@ internal sealed partial class RedisRateLimiter(
         var settlement = RedisLimiterCall.Settlement(lease, lease.ReservedTokens - actualTokens, time.GetUtcNow());
         lock (_sending)
         {
-            ref var pending = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, lease.Policy.Account.StoreKey, out _);
-            (pending ??= []).Add(settlement);
+            (LaneOf(lease.Policy.Account.StoreKey).Settlements ??= []).Add(settlement);
             if (_flushQueued)
             {
                 return ValueTask.CompletedTask;
@@ -95,7 +93,7 @@ internal sealed partial class RedisRateLimiter(
     {
         lock (_sending)
         {
-            if (_pending.Count == 0)
+            if (!_lanes.Values.Any(lane => lane.Settlements is not null))
             {
                 _flushQueued = false;
                 return;
@@ -113,7 +111,11 @@ internal sealed partial class RedisRateLimiter(
             {
                 // The slots free themselves when their leases expire; an unsettled reservation only errs on the safe side.
                 _flushQueued = false;
-                _pending.Clear();
+                foreach (var (key, lane) in _lanes)
+                {
+                    lane.Settlements = null;
+                    RemoveIfIdle(key, lane);
+                }
             }
 
             LogSettleFailed(logger, ex);
@@ -124,12 +126,16 @@ internal sealed partial class RedisRateLimiter(
         lock (_sending)
         {
             _flushQueued = false;
-            foreach (var settlements in _pending.Values)
+            foreach (var (key, lane) in _lanes)
             {
-                failure ??= Send(database, settlements, settlements.Count);
-            }
+                if (lane.Settlements is { } settlements)
+                {
+                    lane.Settlements = null;
+                    failure ??= Send(database, settlements, settlements.Count);
+                }
 
-            _pending.Clear();
+                RemoveIfIdle(key, lane);
+            }
         }
 
         if (failure is not null)
@@ -148,7 +154,7 @@ internal sealed partial class RedisRateLimiter(
         {
             for (var start = 0; start < count; start += RedisLimiterCall.MaxSettlements)
             {
-                var (keys, args) = RedisLimiterCall.Build(settlements, start, Math.Min(RedisLimiterCall.MaxSettlements, count - start), RedisLimiterCall.NoCheck);
+                var (keys, args) = RedisLimiterCall.Build(settlements, start, Math.Min(RedisLimiterCall.MaxSettlements, count - start), []);
                 _ = database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args, CommandFlags.FireAndForget);
             }
 
@@ -167,6 +173,7 @@ internal sealed partial class RedisRateLimiter(
         LimitPolicy policy, long tokens, string leaseId, bool consume)
     {
         var check = RedisLimiterCall.Check(policy, tokens, leaseId, consume, time.GetUtcNow());
+        var account = policy.Account.StoreKey;
         RedisResult[] values;
         try
         {
@@ -178,23 +185,41 @@ internal sealed partial class RedisRateLimiter(
                 return null;
             }
 
-            Task<RedisResult> call;
+            var database = multiplexer.GetDatabase();
+            Task<RedisResult>? call = null;
+            QueuedCheck? queued = null;
             lock (_sending)
             {
-                // This instance's settlements of the account go first, the last of them in the same call.
-                var database = multiplexer.GetDatabase();
-                _pending.Remove(policy.Account.StoreKey, out var settlements);
-                var carried = Math.Min(settlements?.Count ?? 0, RedisLimiterCall.MaxSettlements);
-                if (settlements?.Count > carried && Send(database, settlements, settlements.Count - carried) is { } failure)
+                var lane = LaneOf(account);
+                if (lane.InFlight)
                 {
-                    LogSettleFailed(logger, failure);
+                    // One call per account at a time: checks that arrive meanwhile leave together
+                    // when it returns, in one call, as if one after the other.
+                    queued = new QueuedCheck(check);
+                    (lane.Queued ??= []).Add(queued);
                 }
-
-                var (keys, args) = RedisLimiterCall.Build(settlements, (settlements?.Count ?? 0) - carried, carried, check);
-                call = database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args);
+                else
+                {
+                    lane.InFlight = true;
+                    call = Call(database, lane, [check]);
+                }
             }
 
-            values = (RedisResult[])(await call)!;
+            if (queued is not null)
+            {
+                values = await queued.Task;
+            }
+            else
+            {
+                try
+                {
+                    values = (RedisResult[])(await call!)!;
+                }
+                finally
+                {
+                    SendQueued(database, account);
+                }
+            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -207,9 +232,115 @@ internal sealed partial class RedisRateLimiter(
             LogReachable(logger);
         }
 
-        var account = State(values, 2);
-        ScopeState? key = policy.Key is null ? null : State(values, 6);
-        return ((LimitOutcome)(int)values[0], (int)values[1], account, key);
+        var accountState = State(values, 2);
+        ScopeState? keyState = policy.Key is null ? null : State(values, 6);
+        return ((LimitOutcome)(int)values[0], (int)values[1], accountState, keyState);
+    }
+
+    /// <summary>
+    /// Queues one call with the lane's pending settlements (the last <see cref="RedisLimiterCall.MaxSettlements"/>
+    /// in front of the checks, any before them in calls of their own) and the checks. Inside the lock.
+    /// </summary>
+    private Task<RedisResult> Call(IDatabase database, Lane lane, List<RedisLimiterCall.Part> checks)
+    {
+        var settlements = lane.Settlements;
+        lane.Settlements = null;
+        var carried = Math.Min(settlements?.Count ?? 0, RedisLimiterCall.MaxSettlements);
+        if (settlements?.Count > carried && Send(database, settlements, settlements.Count - carried) is { } failure)
+        {
+            LogSettleFailed(logger, failure);
+        }
+
+        var (keys, args) = RedisLimiterCall.Build(settlements, (settlements?.Count ?? 0) - carried, carried, checks);
+        try
+        {
+            return database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return Task.FromException<RedisResult>(ex);
+        }
+    }
+
+    /// <summary>After a call of the account returns: the checks queued meanwhile leave in one call, or the lane goes idle.</summary>
+    private void SendQueued(IDatabase database, string account)
+    {
+        List<QueuedCheck>? batch;
+        Task<RedisResult> call;
+        lock (_sending)
+        {
+            var lane = _lanes[account];
+            batch = lane.Queued;
+            lane.Queued = null;
+            if (batch is null)
+            {
+                lane.InFlight = false;
+                RemoveIfIdle(account, lane);
+                return;
+            }
+
+            call = Call(database, lane, batch.ConvertAll(queued => queued.Part));
+        }
+
+        _ = CompleteAsync(database, account, batch, call);
+    }
+
+    private async Task CompleteAsync(IDatabase database, string account, List<QueuedCheck> batch, Task<RedisResult> call)
+    {
+        try
+        {
+            var values = (RedisResult[])(await call)!;
+            var offset = 0;
+            foreach (var queued in batch)
+            {
+                var length = 2 + (4 * (int)queued.Part.Numbers[0]);
+                queued.TrySetResult(values[offset..(offset + length)]);
+                offset += length;
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var queued in batch)
+            {
+                queued.TrySetException(ex);
+            }
+        }
+        finally
+        {
+            SendQueued(database, account);
+        }
+    }
+
+    private Lane LaneOf(string account)
+    {
+        ref var lane = ref CollectionsMarshal.GetValueRefOrAddDefault(_lanes, account, out _);
+        return lane ??= new Lane();
+    }
+
+    private void RemoveIfIdle(string account, Lane lane)
+    {
+        if (!lane.InFlight && lane.Settlements is null && lane.Queued is null)
+        {
+            _lanes.Remove(account);
+        }
+    }
+
+    /// <summary>One account's traffic to Redis from this instance; guarded by the limiter's lock.</summary>
+    private sealed class Lane
+    {
+        /// <summary>Settlements not sent yet: each travels with the account's next call, whose keys share its hash tag (and so its cluster slot).</summary>
+        public List<RedisLimiterCall.Part>? Settlements { get; set; }
+
+        /// <summary>Checks waiting for the call in flight to return.</summary>
+        public List<QueuedCheck>? Queued { get; set; }
+
+        public bool InFlight { get; set; }
+    }
+
+    /// <summary>A check waiting for its turn; its request continues on the thread pool, not on the thread that completes it.</summary>
+    private sealed class QueuedCheck(RedisLimiterCall.Part part) : TaskCompletionSource<RedisResult[]>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public RedisLimiterCall.Part Part { get; } = part;
     }
 
     private void MarkUnreachable(Exception? exception)

@@ -61,8 +61,9 @@ public sealed class RedisRateLimiterTests : IAsyncLifetime
     [Fact]
     public async Task ParallelChecks_AreDecidedOneAfterTheOther_EachWithItsOwnAnswer()
     {
-        // Checks that arrive while the account's call is in flight leave together in one call; each
-        // must still be decided in turn and get its own counters back.
+        // Checks that arrive while the account's call is in flight leave together (64 at most per
+        // call, so 80 take more than one); each must still be decided in turn and get its own
+        // counters back.
         const int Limit = 50;
         var limiter = NewLimiter();
         var policy = Policy(new LimitSet(Limit, 0, 0, 0), QuotaPeriod.CalendarMonth(DateTimeOffset.UtcNow));

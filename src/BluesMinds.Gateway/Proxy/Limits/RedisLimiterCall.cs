@@ -13,6 +13,9 @@ internal static class RedisLimiterCall
     /// <summary>Settlements per call, well inside what the script can unpack at once.</summary>
     public const int MaxSettlements = 64;
 
+    /// <summary>Checks per call: with <see cref="MaxSettlements"/>, under 2,000 numbers (the script unpacks at most ~8,000).</summary>
+    public const int MaxChecks = 64;
+
     private static readonly RedisValue LeaseLifetimeText = ((long)RedisRateLimiter.LeaseLifetime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A settlement's or a check's keys, numbers (a check's first is its scope count) and lease id, in the script's order.</summary>

@@ -272,6 +272,13 @@ internal sealed partial class RedisRateLimiter(
             var lane = _lanes[account];
             batch = lane.Queued;
             lane.Queued = null;
+            if (batch?.Count > RedisLimiterCall.MaxChecks)
+            {
+                // The rest wait for this call: a call blocks Redis while it runs, so it stays short.
+                lane.Queued = batch.GetRange(RedisLimiterCall.MaxChecks, batch.Count - RedisLimiterCall.MaxChecks);
+                batch.RemoveRange(RedisLimiterCall.MaxChecks, batch.Count - RedisLimiterCall.MaxChecks);
+            }
+
             if (batch is null)
             {
                 lane.InFlight = false;

@@ -65,8 +65,15 @@ start_services() {
 
   step "Starting PostgreSQL on 127.0.0.1:$PG_PORT and Redis on 127.0.0.1:$REDIS_PORT (throw-away, in $SCRATCH)"
   run_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --no-sync >/dev/null
-  run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$SCRATCH/pg/log" -w start \
-    -o "-p $PG_PORT -k $SCRATCH/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c autovacuum=off" >/dev/null
+  local pg_options="-p $PG_PORT -k $SCRATCH/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c autovacuum=off"
+  # A start that fails once on a busy machine is tried again, with PostgreSQL's own reason shown.
+  if ! run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$SCRATCH/pg/log" -w -t 120 start -o "$pg_options" >/dev/null; then
+    echo "PostgreSQL did not start; its log:" >&2
+    tail -n 20 "$SCRATCH/pg/log" >&2 || true
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    sleep 2
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$SCRATCH/pg/log" -w -t 120 start -o "$pg_options" >/dev/null
+  fi
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE ROLE bm LOGIN PASSWORD 'bm' CREATEDB" >/dev/null
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$SCRATCH/redis" \
     --pidfile "$SCRATCH/redis/pid" --save '' --appendonly no --logfile "$SCRATCH/redis/log"

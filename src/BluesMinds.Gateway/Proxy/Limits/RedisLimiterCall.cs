@@ -16,7 +16,7 @@ internal static class RedisLimiterCall
     /// <summary>Checks per call: with <see cref="MaxSettlements"/>, under 2,000 numbers (the script unpacks at most ~8,000).</summary>
     public const int MaxChecks = 64;
 
-    private static readonly RedisValue LeaseLifetimeText = ((long)RedisRateLimiter.LeaseLifetime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static readonly RedisValue LeaseLifetimeMs = (long)RedisRateLimiter.LeaseLifetime.TotalMilliseconds;
 
     /// <summary>A settlement's or a check's keys, numbers (a check's first is its scope count) and lease id, in the script's order.</summary>
     public sealed record Part(RedisKey[] Keys, double[] Numbers, string LeaseId);
@@ -46,9 +46,9 @@ internal static class RedisLimiterCall
     {
         var scopes = policy.Key is null ? 1 : 2;
         var keys = new RedisKey[scopes * 2];
-        var numbers = new double[5 + (scopes * 6)];
-        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]) = (scopes, consume ? 1 : 0, tokens, RedisRateLimiter.LeaseLifetime.TotalMilliseconds, Period(policy.Period));
-        var (k, n) = (0, 5);
+        var numbers = new double[4 + (scopes * 6)];
+        (numbers[0], numbers[1], numbers[2], numbers[3]) = (scopes, consume ? 1 : 0, tokens, Period(policy.Period));
+        var (k, n) = (0, 4);
         foreach (var scope in Scopes(policy))
         {
             keys[k++] = StateKey(scope);
@@ -83,7 +83,7 @@ internal static class RedisLimiterCall
         var keys = new RedisKey[keyCount];
         var packed = new byte[numberCount * sizeof(double)];
         var args = new RedisValue[2 + count + checks.Count];
-        (args[0], args[1]) = (packed, LeaseLifetimeText);
+        (args[0], args[1]) = (packed, LeaseLifetimeMs);
         var (k, n, a) = (0, 0, 2);
         n = Pack([count], packed, n);
         for (var i = start; i < start + count; i++)

@@ -21,9 +21,9 @@ internal static class RedisLimiterScripts
     /// ARGV[1]: little-endian doubles: the number of settlements; per settlement the refund (reserved
     /// minus used; negative for an overrun) and scope count, then per scope tokens per minute, monthly
     /// tokens, the quota period and the state's lifetime in ms. Then the number of checks; per check
-    /// its scope count, consume (1/0), tokens, lease lifetime ms, quota period, then per scope requests
+    /// its scope count, consume (1/0), tokens, quota period, then per scope requests
     /// per minute, tokens per minute, concurrent requests, monthly tokens (0 = no limit), the quota seed
-    /// and the state's lifetime in ms. ARGV[2]: the lease lifetime in ms as text. ARGV[3...]: the
+    /// and the state's lifetime in ms. ARGV[2]: the lease lifetime in ms. ARGV[3...]: the
     /// settlements' lease ids, then the checks'.
     /// Returns, per check: outcome, index of the refusing scope (1-based, 0 when admitted), then per
     /// scope the available requests and tokens in thousandths, the concurrent count and the quota used.
@@ -103,11 +103,11 @@ internal static class RedisLimiterScripts
         local counts, renew, renewed = {}, {}, {}
         local none = {}
         local result = {}
-        local checks = v[a]
+        local checks, leaseMs = v[a], tonumber(ARGV[2])
         a = a + 1
         for _ = 1, checks do
-          local scopes, consume, tokens, leaseMs, period, lease = v[a], v[a + 1] == 1, v[a + 2], v[a + 3], v[a + 4], ARGV[l]
-          a, l = a + 5, l + 1
+          local scopes, consume, tokens, period, lease = v[a], v[a + 1] == 1, v[a + 2], v[a + 3], ARGV[l]
+          a, l = a + 4, l + 1
           local st = {}
           for i = 1, scopes do
             local s = { rpm = v[a], tpm = v[a + 1], conc = v[a + 2], quota = v[a + 3], seed = v[a + 4], ttl = v[a + 5], leases = KEYS[k + 2], h = none, ra = 0, ta = 0, cc = 0, used = 0 }

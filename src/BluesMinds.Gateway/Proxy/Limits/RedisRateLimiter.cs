@@ -7,9 +7,11 @@ using StackExchange.Redis;
 namespace BluesMinds.Gateway.Proxy.Limits;
 
 /// <summary>
-/// The limiter shared by every replica: one Lua script per check-and-reserve, so N replicas admit
-/// what one would. A settlement is sent with the account's next check from this instance, or on its
-/// own as soon as the thread pool gets to it; either way before any later check of this instance.
+/// The limiter shared by every replica: each check-and-reserve is atomic in a Lua script, so N
+/// replicas admit what one would. One call per account is in flight from an instance; checks that
+/// arrive meanwhile leave together when it returns. A settlement travels in front of the account's
+/// next call, or alone as soon as the thread pool gets to it; either way before any later check of
+/// this instance.
 /// While Redis is unreachable it follows <c>RATE_LIMIT_REDIS_FAILURE_MODE</c>:
 /// <c>closed</c> refuses (503), <c>open</c> falls back to this instance's in-process limiter.
 /// </summary>

@@ -266,10 +266,10 @@ internal static class UsageLogInsert
             }
 
             var requestId = sql.DelimitIdentifier(entity.FindProperty(nameof(UsageLog.RequestId))!.GetColumnName());
-            _prefix = $"INSERT INTO {sql.DelimitIdentifier(entity.GetTableName()!, entity.GetSchema())} ({string.Join(", ", All.Select(c => c.Name))}) VALUES ";
+            var insert = $"INSERT INTO {sql.DelimitIdentifier(entity.GetTableName()!, entity.GetSchema())} ({string.Join(", ", All.Select(c => c.Name))})";
+            _prefix = insert + " VALUES ";
             _suffix = $" ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
-            ArraySql = _prefix.Replace(" VALUES ", " SELECT * FROM unnest(", StringComparison.Ordinal)
-                + string.Join(", ", All.Select((c, i) => $"${i + 1}::{c.StoreType}[]")) + ")" + _suffix;
+            ArraySql = $"{insert} SELECT * FROM unnest({string.Join(", ", All.Select((c, i) => $"${i + 1}::{c.StoreType}[]"))}){_suffix}";
         }
 
         /// <summary>PostgreSQL: every row of a statement from one array per column.</summary>

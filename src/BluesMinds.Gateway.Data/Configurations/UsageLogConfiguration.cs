@@ -21,9 +21,9 @@ internal sealed class UsageLogConfiguration : IEntityTypeConfiguration<UsageLog>
         builder.Property(u => u.ModelRequested).HasMaxLength(200);
         builder.Property(u => u.ModelServed).HasMaxLength(200);
         builder.Property(u => u.ErrorCode).HasMaxLength(64);
-        // Usage pages and quotas read by user or by key over a time range.
+        // The usage page reads one user's rows over a time range (a key filter narrows that user's
+        // rows). No index by key or by time alone: every index is written on each request, and the
+        // retention job walks the primary key instead (UsageRetentionJob).
         builder.HasIndex(u => new { u.UserId, u.CreatedAt });
-        builder.HasIndex(u => new { u.ApiKeyId, u.CreatedAt });
-        builder.HasIndex(u => u.CreatedAt);
     }
 }

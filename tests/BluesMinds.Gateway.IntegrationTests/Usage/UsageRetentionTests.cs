@@ -108,6 +108,24 @@ public sealed class UsageRetentionTests
     }
 
     [Fact]
+    public async Task Prune_DeletesAnOldRowWrittenAfterNewerOnes_AndNothingNewerAroundIt()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new GatewayApp(database, Settings());
+        var job = app.Services.GetRequiredService<UsageRetentionJob>();
+        var now = DateTime.UtcNow;
+
+        // Written in this order: a replayed journal can store an old record after newer ones.
+        await SeedAsync(database, [Row("old-1", now.AddDays(-120)), Row("kept-1", now.AddDays(-2))], []);
+        await SeedAsync(database, [Row("late-old", now.AddDays(-95)), Row("kept-2", now.AddMinutes(-3))], []);
+        await SeedAsync(database, [Row("old-after-kept", now.AddDays(-91))], []);
+
+        Assert.Equal(3, await job.PruneAsync(CancellationToken.None));
+        Assert.Equal(["kept-1", "kept-2"], await RemainingAsync(database));
+        Assert.Equal(0, await job.PruneAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task RetentionSetting_IsAppliedByTheBackgroundJobAtStart()
     {
         await using var database = await TestDatabase.CreateAsync();

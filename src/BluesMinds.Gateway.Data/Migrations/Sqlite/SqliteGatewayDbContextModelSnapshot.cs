@@ -858,15 +858,9 @@ namespace BluesMinds.Gateway.Data.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_usage_logs");
 
-                    b.HasIndex("CreatedAt")
-                        .HasDatabaseName("ix_usage_logs_created_at");
-
                     b.HasIndex("RequestId")
                         .IsUnique()
                         .HasDatabaseName("ix_usage_logs_request_id");
-
-                    b.HasIndex("ApiKeyId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_logs_api_key_id_created_at");
 
                     b.HasIndex("UserId", "CreatedAt")
                         .HasDatabaseName("ix_usage_logs_user_id_created_at");

@@ -32,6 +32,18 @@ row "p50 ms, one connection" one_p50_ms diff
 row "stream time to first byte p50 ms (16 streams)" stream_ttfb_p50_ms diff
 row "stream total p50 ms (8 chunks, 20 ms apart)" stream_total_p50_ms ratio
 echo
+# The medians above decide the budgets; the rounds show how far apart one machine's runs are.
+value() { # target metric round
+  awk -F'\t' -v t="$1" -v m="$2" -v r="$3" '$1 == t && $2 == m && $3 == r && $4 != "" {print $4; found = 1; exit} END {if (!found) print "–"}' "$RESULTS"
+}
+echo "Each round's ratios and differences to the bare proxy:"
+echo
+echo "| round | embedded requests/s | embedded CPU per request | PG+Redis requests/s | embedded p99 at 500/s | embedded first byte |"
+echo "|---|---|---|---|---|---|"
+for r in $(awk -F'\t' '$2 == "rps" {print $3}' "$RESULTS" | sort -un); do
+  echo "| $r | $(ratio "$(value embedded rps "$r")" "$(value bare rps "$r")") | $(ratio "$(value embedded cpu_us_per_request "$r")" "$(value bare cpu_us_per_request "$r")") | $(ratio "$(value shared rps "$r")" "$(value bare rps "$r")") | $(diff_ms "$(value embedded at500_p99_ms "$r")" "$(value bare at500_p99_ms "$r")") ms | $(diff_ms "$(value embedded stream_ttfb_p50_ms "$r")" "$(value bare stream_ttfb_p50_ms "$r")") ms |"
+done
+echo
 windows=$(awk -F'\t' '$2 == "warmup_cpu_us" {print $3}' "$RESULTS" | sort -n | tail -1)
 if [ -n "$windows" ]; then
   echo "Warm-up before the rounds, CPU µs per request of each 5 s window of 64-connection load (the runtime recompiles hot methods at its optimising tier meanwhile):"

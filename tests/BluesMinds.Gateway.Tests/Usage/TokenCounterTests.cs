@@ -138,6 +138,18 @@ public sealed class TokenCounterTests
     }
 
     [Fact]
+    public void Vocabulary_RefusesARankItsLookupTableCannotHold()
+    {
+        // A slot keeps 20 bits of rank: a larger one must stop the load, not come back truncated.
+        using var stream = new MemoryStream("aGk= 0\nYQ== 1048576\n"u8.ToArray());
+        var error = Assert.Throws<InvalidDataException>(() => TokenVocabulary.Load(stream));
+        Assert.Contains("Token 1", error.Message, StringComparison.Ordinal);
+
+        using var largest = new MemoryStream("aGk= 0\nYQ== 1048575\n"u8.ToArray());
+        Assert.Equal(1_048_575, TokenVocabulary.Load(largest).Rank("a"u8));
+    }
+
+    [Fact]
     public void Vocabulary_ReadsBothLayouts()
     {
         using var ranked = new MemoryStream("aGk= 7\n\nYQ== 3\n"u8.ToArray());

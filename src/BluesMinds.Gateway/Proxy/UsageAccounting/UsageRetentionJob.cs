@@ -79,8 +79,7 @@ internal sealed partial class UsageRetentionJob(IServiceScopeFactory scopes, IOp
             var old = chunk.Count(r => r.Old);
             if (old > 0)
             {
-                var first = after;
-                total += await db.UsageLogs.Where(u => u.Id > first && u.Id <= last && u.CreatedAt < cutoff).ExecuteDeleteAsync(cancellationToken);
+                total += await db.UsageLogs.Where(u => u.Id > after && u.Id <= last && u.CreatedAt < cutoff).ExecuteDeleteAsync(cancellationToken);
             }
 
             if (old < chunk.Count)

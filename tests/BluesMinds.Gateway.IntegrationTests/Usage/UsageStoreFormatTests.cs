@@ -81,5 +81,30 @@ public sealed class UsageStoreFormatTests
             .SingleAsync();
         Assert.Equal(full ? server : null, found.ServerId);
         Assert.Equal(full ? "gpt-4o-mini ünïcødé ✓" : null, found.ModelRequested);
+
+        // The rollup the store wrote is found by EF Core's own query on the values it compares on,
+        // and is stored as EF Core stores a rollup. A record without a user or key has none.
+        var day = DateOnly.FromDateTime(at);
+        var rollups = await check.UsageDaily.AsNoTracking().Where(d => d.UserId == user && d.ApiKeyId == key && d.Day == day).ToListAsync();
+        if (!full)
+        {
+            Assert.Empty(await check.UsageDaily.AsNoTracking().ToListAsync());
+            return;
+        }
+
+        var rollup = Assert.Single(rollups);
+        Assert.Equal(("gpt-4o-mini ünïcødé ✓", 1L, 1L, 12L, 2_000_000_000L, 3L, 15L, 9_000_000_000_000L), (rollup.Model, rollup.Requests, rollup.ErrorRequests, rollup.PromptTokens, rollup.CompletionTokens, rollup.CachedTokens, rollup.TotalTokens, rollup.CostMicros));
+        await using (var db = database.OpenContext())
+        {
+            db.UsageDaily.Add(new BluesMinds.Gateway.Data.Entities.UsageDaily { UserId = user, ApiKeyId = key, Model = "by EF Core", Day = day, Requests = 1 });
+            await db.SaveChangesAsync();
+        }
+
+        string[] dailyColumns = ["user_id", "api_key_id", "day"];
+        var dailySelect = string.Join(", ", dailyColumns.Select(c => database.Provider == DatabaseProvider.Sqlite
+            ? $"typeof({c}) || ':' || quote({c})"
+            : $"pg_typeof({c})::text || ':' || {c}::text"));
+        var daily = (await database.QueryAsync($"SELECT model, {dailySelect} FROM usage_daily")).ToDictionary(r => r[0], r => r[1..]);
+        Assert.Equal(daily["by EF Core"], daily["gpt-4o-mini ünïcødé ✓"]);
     }
 }

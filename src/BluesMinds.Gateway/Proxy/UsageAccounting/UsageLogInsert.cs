@@ -1,7 +1,6 @@
 using System.Text;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -61,8 +60,9 @@ internal static class UsageLogInsert
     ];
 
     /// <summary>
-    /// Inserts the rows inside the context's current transaction and returns the request ids that
-    /// were new; rows whose request id is already stored are left as they are.
+    /// PostgreSQL: inserts the rows inside the context's current transaction and returns the request
+    /// ids that were new; rows whose request id is already stored are left as they are. SQLite's
+    /// rows go through <see cref="SqliteUsageConnection"/>.
     /// </summary>
     public static async Task<HashSet<string>> InsertNewAsync(GatewayDbContext db, IReadOnlyList<UsageLog> rows)
     {
@@ -71,12 +71,6 @@ internal static class UsageLogInsert
         var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException("Usage rows are inserted inside a transaction.");
         var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
-        if (connection is SqliteConnection sqlite)
-        {
-            SqliteRows.Insert(sqlite, columns, rows, inserted);
-            return inserted;
-        }
-
         var size = RowsPerStatement(db.Provider);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -111,7 +105,7 @@ internal static class UsageLogInsert
     }
 
     /// <summary>One column's values of rows <c>[start, start + count)</c> as a typed array.</summary>
-    private delegate object ColumnArray(IReadOnlyList<UsageLog> rows, int start, int count);
+    internal delegate object ColumnArray(IReadOnlyList<UsageLog> rows, int start, int count);
 
     private static ColumnArray Array<T>(Func<UsageLog, T> value) => (rows, start, count) =>
     {
@@ -124,64 +118,17 @@ internal static class UsageLogInsert
         return values;
     };
 
-    private sealed record Column(string Name, string StoreType, ColumnArray Array, SqliteRows.Binder Bind);
+    internal sealed record Column(string Name, string StoreType, ColumnArray Array, SqliteRows.Binder Bind);
 
     /// <summary>
-    /// SQLite through SQLitePCLRaw on the connection EF Core opened, inside its transaction: one
-    /// statement prepared per batch and row count, values bound by position in the formats
-    /// Microsoft.Data.Sqlite gives EF Core's SQLite mappings (GUIDs as upper-case text, dates as
-    /// <c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c> text, booleans as 0/1).
+    /// SQLite values bound by position through SQLitePCLRaw, in the formats Microsoft.Data.Sqlite
+    /// gives EF Core's SQLite mappings (GUIDs as upper-case text, dates as
+    /// <c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c> text, days as <c>yyyy-MM-dd</c>, booleans as 0/1).
     /// </summary>
-    private static class SqliteRows
+    internal static class SqliteRows
     {
         private const string DateFormat = @"yyyy\-MM\-dd HH\:mm\:ss.FFFFFFF";
-
-        public static void Insert(SqliteConnection connection, Columns columns, IReadOnlyList<UsageLog> rows, HashSet<string> inserted)
-        {
-            var size = RowsPerStatement(DatabaseProvider.Sqlite);
-            var handle = connection.Handle ?? throw new InvalidOperationException("The SQLite connection is not open.");
-            var text = new byte[256];
-            sqlite3_stmt? statement = null;
-            var statementRows = 0;
-            try
-            {
-                for (var start = 0; start < rows.Count; start += size)
-                {
-                    var count = Math.Min(size, rows.Count - start);
-                    if (statement is null || statementRows != count)
-                    {
-                        statement?.Dispose();
-                        Check(raw.sqlite3_prepare_v2(handle, columns.Sql(count), out statement), handle);
-                        statementRows = count;
-                    }
-
-                    var index = 1;
-                    for (var row = start; row < start + count; row++)
-                    {
-                        foreach (var column in columns.All)
-                        {
-                            Check(column.Bind(statement, index++, rows[row], ref text), handle);
-                        }
-                    }
-
-                    int rc;
-                    while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
-                    {
-                        inserted.Add(raw.sqlite3_column_text(statement, 0).utf8_to_string());
-                    }
-
-                    raw.sqlite3_reset(statement);
-                    if (rc != raw.SQLITE_DONE)
-                    {
-                        SqliteException.ThrowExceptionForRC(rc, handle);
-                    }
-                }
-            }
-            finally
-            {
-                statement?.Dispose();
-            }
-        }
+        private const string DayFormat = @"yyyy\-MM\-dd";
 
         public delegate int Binder(sqlite3_stmt statement, int index, UsageLog row, ref byte[] buffer);
 
@@ -223,28 +170,17 @@ internal static class UsageLogInsert
             value.TryFormat(text, out var written, DateFormat, System.Globalization.CultureInfo.InvariantCulture);
             return raw.sqlite3_bind_text(statement, index, text[..written]);
         }
-    }
 
-    /// <summary>
-    /// Sets <c>temp_store = MEMORY</c> on the open connection's native handle: through EF Core's
-    /// command pipeline the pragma cost the writer more per batch than a dozen rows.
-    /// </summary>
-    public static void KeepTempStoreInMemory(SqliteConnection connection)
-    {
-        var handle = connection.Handle ?? throw new InvalidOperationException("The SQLite connection is not open.");
-        Check(raw.sqlite3_exec(handle, "PRAGMA temp_store = MEMORY"), handle);
-    }
-
-    private static void Check(int rc, sqlite3 handle)
-    {
-        if (rc != raw.SQLITE_OK)
+        public static int Day(sqlite3_stmt statement, int index, DateOnly value)
         {
-            SqliteException.ThrowExceptionForRC(rc, handle);
+            Span<byte> text = stackalloc byte[16];
+            value.TryFormat(text, out var written, DayFormat, System.Globalization.CultureInfo.InvariantCulture);
+            return raw.sqlite3_bind_text(statement, index, text[..written]);
         }
     }
 
     /// <summary>The column list and statement texts of one model (one per provider), built once.</summary>
-    private sealed class Columns
+    internal sealed class Columns
     {
         private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IModel, Columns> ByModel = [];
         private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _sql = new();

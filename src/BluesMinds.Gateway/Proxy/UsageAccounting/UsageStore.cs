@@ -1,5 +1,6 @@
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
+using BluesMinds.Gateway.Hosting.Database;
 using Microsoft.EntityFrameworkCore;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
@@ -10,22 +11,81 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// only the rows it reports as inserted, so replaying any batch any number of times changes nothing.
 /// Rollups are added with atomic increments, so replicas writing the same day never lose an update.
 /// </summary>
-internal sealed class UsageStore(IServiceScopeFactory scopes)
+internal sealed class UsageStore(IServiceScopeFactory scopes, DatabaseTarget target) : IDisposable
 {
+    // SQLite: one connection of the writer's own, kept between batches (see SqliteUsageConnection).
+    private const string RollupSql = "INSERT INTO usage_daily (" + UsageRollup.UpsertColumns + ") VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}) " + UsageRollup.OnConflict;
+
+    private readonly Lock _sqliteGate = new();
+    private SqliteUsageConnection? _sqlite;
+
     public async Task InsertAsync(IReadOnlyList<UsageRecord> batch)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
-        if (db.Provider == DatabaseProvider.Sqlite)
+        var rows = Rows(batch);
+        if (target.Provider == DatabaseProvider.Sqlite)
         {
-            // Statement journals in memory: on disk they were about 20 KB of writes per usage row.
-            await db.Database.OpenConnectionAsync();
-            UsageLogInsert.KeepTempStoreInMemory((Microsoft.Data.Sqlite.SqliteConnection)db.Database.GetDbConnection());
+            InsertSqlite(rows);
+            return;
         }
 
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync();
+        var inserted = await UsageLogInsert.InsertNewAsync(db, rows);
+        if (inserted.Count == 0)
+        {
+            return;
+        }
 
-        // One row per request id: the first record wins, as it would in the database.
+        // Rolled up from the rows as stored (fitted and clamped), so the sums always equal the rows'.
+        foreach (var ((user, key, model, date), t) in UsageRollup.Of(rows, inserted))
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                RollupSql,
+                user, key, model, date, t.Requests, t.Errors, t.PromptTokens, t.CompletionTokens, t.CachedTokens, t.TotalTokens, t.CostMicros);
+        }
+
+        await transaction.CommitAsync();
+    }
+
+    public void Dispose()
+    {
+        lock (_sqliteGate)
+        {
+            _sqlite?.Dispose();
+            _sqlite = null;
+        }
+    }
+
+    private void InsertSqlite(List<UsageLog> rows)
+    {
+        lock (_sqliteGate)
+        {
+            try
+            {
+                _sqlite ??= SqliteUsageConnection.Open(target.ConnectionString, Columns());
+                _sqlite.Write(rows);
+            }
+            catch
+            {
+                // Whatever went wrong (a lock held too long, a file replaced, a full disk), the next
+                // batch starts from a fresh connection.
+                _sqlite?.Dispose();
+                _sqlite = null;
+                throw;
+            }
+        }
+    }
+
+    private UsageLogInsert.Columns Columns()
+    {
+        using var scope = scopes.CreateScope();
+        return UsageLogInsert.Columns.For(scope.ServiceProvider.GetRequiredService<GatewayDbContext>());
+    }
+
+    /// <summary>One row per request id: the first record wins, as it would in the database.</summary>
+    private static List<UsageLog> Rows(IReadOnlyList<UsageRecord> batch)
+    {
         var rows = new List<UsageLog>(batch.Count);
         var seen = new HashSet<string>(batch.Count, StringComparer.Ordinal);
         foreach (var record in batch)
@@ -37,40 +97,7 @@ internal sealed class UsageStore(IServiceScopeFactory scopes)
             }
         }
 
-        var inserted = await UsageLogInsert.InsertNewAsync(db, rows);
-        if (inserted.Count == 0)
-        {
-            return;
-        }
-
-        // Rolled up from the rows as stored (fitted and clamped), so the sums always equal the rows'.
-        foreach (var day in rows
-            .Where(r => inserted.Contains(r.RequestId) && r.UserId is not null && r.ApiKeyId is not null)
-            .GroupBy(r => (User: r.UserId!.Value, Key: r.ApiKeyId!.Value, Model: r.ModelRequested ?? string.Empty, Day: DateOnly.FromDateTime(r.CreatedAt))))
-        {
-            var (user, key, model, date) = day.Key;
-            long requests = day.Count();
-            long errors = day.Count(r => r.StatusCode >= 400);
-            long prompt = day.Sum(r => (long)r.PromptTokens);
-            long completion = day.Sum(r => (long)r.CompletionTokens);
-            long cached = day.Sum(r => (long)r.CachedTokens);
-            long total = day.Sum(r => (long)r.TotalTokens);
-            long cost = day.Sum(r => r.CostMicros);
-            await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO usage_daily (user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros)
-                VALUES ({user}, {key}, {model}, {date}, {requests}, {errors}, {prompt}, {completion}, {cached}, {total}, {cost})
-                ON CONFLICT (user_id, day, api_key_id, model) DO UPDATE SET
-                    requests = usage_daily.requests + excluded.requests,
-                    error_requests = usage_daily.error_requests + excluded.error_requests,
-                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
-                    cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,
-                    total_tokens = usage_daily.total_tokens + excluded.total_tokens,
-                    cost_micros = usage_daily.cost_micros + excluded.cost_micros
-                """);
-        }
-
-        await transaction.CommitAsync();
+        return rows;
     }
 
     /// <summary>

@@ -137,6 +137,30 @@ public sealed class RedisRateLimiterTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task ScriptsFlushedFromRedis_TheNextChecksLoadItAgain_AndCountOnFromTheStoredState()
+    {
+        // A Redis that restarted with its data, failed over, or had SCRIPT FLUSH run keeps the
+        // counters but not the script the calls name by its hash.
+        var policy = Policy(new LimitSet(4, 0, 0, 0), QuotaPeriod.CalendarMonth(DateTimeOffset.UtcNow));
+        var limiter = NewLimiter();
+        await AdmitAsync(limiter, policy, 1);
+        await AdmitAsync(limiter, policy, 1);
+
+        var settings = RedisConnectionString.Parse(TestEnvironmentVariables.RedisUrl);
+        settings.AllowAdmin = true;
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(settings);
+        var server = admin.GetServers().Single();
+        await server.ScriptFlushAsync();
+        Assert.False(await server.ScriptExistsAsync(RedisLimiterScripts.AdmitHash));
+
+        // Several at once: the first call fails with NOSCRIPT, the checks queued behind it must not.
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => AcquireAsync(limiter, policy, 1))));
+        Assert.Equal(2, decisions.Count(d => d.Admitted));
+        Assert.Equal([LimitOutcome.RequestsPerMinute], decisions.Where(d => !d.Admitted).Select(d => d.Outcome));
+        Assert.True(await server.ScriptExistsAsync(RedisLimiterScripts.AdmitHash));
+    }
+
     private LimitPolicy Policy(LimitSet account, QuotaPeriod period) =>
         new(new LimitScope("account", LimitScope.AccountKey(_user), account, 0), null, period);
 

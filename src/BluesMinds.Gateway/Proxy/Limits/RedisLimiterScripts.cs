@@ -17,6 +17,14 @@ namespace BluesMinds.Gateway.Proxy.Limits;
 internal static class RedisLimiterScripts
 {
     /// <summary>
+    /// The SHA-1 Redis names <see cref="Admit"/> by, for <c>EVALSHA</c>. Calling by the script's text
+    /// made the client hash and measure all of it on every call to find that name.
+    /// </summary>
+#pragma warning disable CA5350 // Redis identifies scripts by SHA-1; nothing here relies on it as a secure hash.
+    public static readonly byte[] AdmitHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(Admit));
+#pragma warning restore CA5350
+
+    /// <summary>
     /// KEYS: two per scope (state, lease set), first every settlement's scopes, then every check's.
     /// ARGV[1]: little-endian doubles: the number of settlements; per settlement the refund (reserved
     /// minus used; negative for an overrun) and scope count, then per scope tokens per minute, monthly

@@ -256,11 +256,28 @@ internal sealed partial class RedisRateLimiter(
         var (keys, args) = RedisLimiterCall.Build(settlements, (settlements?.Count ?? 0) - carried, carried, checks);
         try
         {
-            return database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args);
+            return EvaluateAsync(database, keys, args);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return Task.FromException<RedisResult>(ex);
+        }
+    }
+
+    /// <summary>
+    /// <c>EVALSHA</c> by the script's hash; if Redis no longer has the script (it restarted, failed
+    /// over or had its scripts flushed) it ran nothing, and the call is made again with the script's
+    /// text, which loads it. Queued on the connection before the first await, so inside the lock.
+    /// </summary>
+    private static async Task<RedisResult> EvaluateAsync(IDatabase database, RedisKey[] keys, RedisValue[] args)
+    {
+        try
+        {
+            return await database.ScriptEvaluateAsync(RedisLimiterScripts.AdmitHash, keys, args);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await database.ScriptEvaluateAsync(RedisLimiterScripts.Admit, keys, args);
         }
     }
 

@@ -129,7 +129,7 @@ base_url() {
 model() { case "$1:${2:-}" in direct:*|bare:*) echo bench-model ;; *:stream) echo bench-stream ;; *:soak) echo bench-soak ;; *) echo bench-model ;; esac; }
 key() { case $1 in embedded) echo "$KEY_embedded" ;; shared) echo "$KEY_shared" ;; *) echo - ;; esac; }
 pid() { case $1 in direct) echo "$PID_stub" ;; bare) echo "$PID_proxy" ;; embedded) echo "$PID_embedded" ;; shared) echo "$PID_shared" ;; esac; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # fields after the name, which may hold spaces
 rss_peak_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 served() { local total=0; for port in $STUB $STREAM_STUB $SOAK_STUB; do total=$((total + $(curl -sf "http://127.0.0.1:$port/stats"))); done; echo $total; }

@@ -184,6 +184,17 @@ public sealed class SecurityBaselineTests
         Assert.Equal("https://app.example.com", allowedResponse.Headers.GetValues("Access-Control-Allow-Origin").Single());
         Assert.Equal("true", allowedResponse.Headers.GetValues("Access-Control-Allow-Credentials").Single());
         Assert.False(refusedResponse.Headers.Contains("Access-Control-Allow-Origin"));
+
+        // The request itself, after its preflight: answered with the origin and the headers a page
+        // may read; the same request from a client that is not a browser (no Origin) gets none.
+        using var actual = new HttpRequestMessage(HttpMethod.Get, Path("/api/health"));
+        actual.Headers.Add("Origin", "https://app.example.com");
+        var actualResponse = await client.SendAsync(actual);
+        Assert.Equal("https://app.example.com", actualResponse.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("X-Request-Id", actualResponse.Headers.GetValues("Access-Control-Expose-Headers").Single(), StringComparison.OrdinalIgnoreCase);
+        var plain = await client.GetAsync(Path("/api/health"));
+        Assert.False(plain.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(plain.Headers.Contains("Access-Control-Expose-Headers"));
     }
 
     [Fact]

@@ -135,7 +135,10 @@ internal static class HttpPipeline
         }
 
         app.UseMiddleware<RequestBodyLimitMiddleware>();
-        app.UseCors(CorsPolicy);
+        // CORS concerns only requests that carry an Origin (preflights included), and the middleware
+        // resolves its policy provider from the request's services, which created a container scope
+        // for every request, browser or not, before it looked for the header.
+        app.UseWhen(c => c.Request.Headers.Origin.Count > 0, b => b.UseCors(CorsPolicy));
         return app;
     }
 

@@ -115,7 +115,9 @@ internal static class HttpPipeline
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseExceptionHandler();
         // Empty error responses (unknown route, wrong method) get a body in the route's error format.
-        app.UseStatusCodePages(c => ApiErrors.WriteAsync(
+        // Not around the gateway routes, which write every error's body themselves: the middleware
+        // set a feature and awaited every request, the hottest ones included.
+        app.UseWhen(c => !ApiKeyEndpoint.Matches(c), b => b.UseStatusCodePages(c => ApiErrors.WriteAsync(
             c.HttpContext,
             c.HttpContext.Response.StatusCode,
             Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(c.HttpContext.Response.StatusCode),
@@ -126,7 +128,7 @@ internal static class HttpPipeline
                 405 => "method_not_allowed",
                 415 => "unsupported_media_type",
                 _ => null,
-            }));
+            })));
         if (app.Environment.IsProduction())
         {
             app.UseHsts();

@@ -8,13 +8,16 @@ namespace BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 /// <summary>Remembers when each key was last used; the hot path only writes to memory.</summary>
 internal sealed class ApiKeyLastUsed
 {
-    private ConcurrentDictionary<Guid, DateTime> _pending = new();
+    // UTC ticks, not DateTime: the dictionary overwrites a primitive value in place, where every
+    // update of any other struct allocated a new node, once per request.
+    private ConcurrentDictionary<Guid, long> _pending = new();
 
     public void Record(Guid keyId, DateTime at) =>
-        _pending.AddOrUpdate(keyId, static (_, candidate) => candidate, static (_, existing, candidate) => candidate > existing ? candidate : existing, at);
+        _pending.AddOrUpdate(keyId, static (_, candidate) => candidate, static (_, existing, candidate) => Math.Max(existing, candidate), at.Ticks);
 
     /// <summary>Takes everything recorded so far, leaving an empty set for new uses.</summary>
-    public IReadOnlyDictionary<Guid, DateTime> Drain() => Interlocked.Exchange(ref _pending, new ConcurrentDictionary<Guid, DateTime>());
+    public IReadOnlyDictionary<Guid, DateTime> Drain() =>
+        Interlocked.Exchange(ref _pending, new ConcurrentDictionary<Guid, long>()).ToDictionary(e => e.Key, e => new DateTime(e.Value, DateTimeKind.Utc));
 }
 
 /// <summary>Writes <c>last_used_at</c> in batches every few seconds, and once more at shutdown.</summary>

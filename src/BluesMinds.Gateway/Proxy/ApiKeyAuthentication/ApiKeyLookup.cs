@@ -77,10 +77,7 @@ internal sealed partial class ApiKeyLookup(
             {
                 if (entry.TryStartRefresh())
                 {
-                    // On the pool: SQLite answers async calls synchronously, which would put the read
-                    // back on this request.
-                    var copy = hash.ToArray();
-                    _ = Task.Run(() => RefreshAsync(cacheKey, copy, entry), CancellationToken.None);
+                    StartRefresh(cacheKey, hash.ToArray(), entry);
                 }
 
                 return Evaluate(entry.Key, now.UtcDateTime);
@@ -90,6 +87,14 @@ internal sealed partial class ApiKeyLookup(
         entry = await LoadAsync(cacheKey, hash.ToArray(), now, cancellationToken);
         return Evaluate(entry.Key, now.UtcDateTime);
     }
+
+    /// <summary>
+    /// On the pool: SQLite answers async calls synchronously, which would put the read back on this
+    /// request. Apart from <see cref="ResolveAsync"/>, whose locals the lambda would otherwise turn
+    /// into a closure allocated on every call, refresh or not.
+    /// </summary>
+    private void StartRefresh(KeyHash cacheKey, byte[] hash, Entry entry) =>
+        _ = Task.Run(() => RefreshAsync(cacheKey, hash, entry), CancellationToken.None);
 
     /// <summary>Forgets one key (revoked or rotated) on this instance.</summary>
     public void Invalidate(ReadOnlySpan<byte> keyHash)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using BluesMinds.Gateway.Proxy.ModelRouting;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
@@ -38,8 +37,9 @@ internal sealed partial class UpstreamForwarder(
         var lastFailure = Failure.None;
         var attempts = 0;
 
-        foreach (var server in candidates)
+        for (var i = 0; i < candidates.Count; i++)
         {
+            var server = candidates[i];
             if (attempts >= settings.MaxAttempts)
             {
                 break;
@@ -57,7 +57,8 @@ internal sealed partial class UpstreamForwarder(
                 Content = new ReadOnlyMemoryContent(body),
                 Version = System.Net.HttpVersion.Version11,
             };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            // As text: a parsed MediaTypeHeaderValue per request would only be written back out.
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
             request.Headers.TryAddWithoutValidation("X-Request-Id", context.Usage.RequestId);
             UpstreamClient.Authorize(request, server);
 

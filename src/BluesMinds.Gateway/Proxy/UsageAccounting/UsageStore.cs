@@ -1,6 +1,5 @@
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
-using BluesMinds.Gateway.Hosting.Database;
 using Microsoft.EntityFrameworkCore;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
@@ -11,7 +10,7 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// only the rows it reports as inserted, so replaying any batch any number of times changes nothing.
 /// Rollups are added with atomic increments, so replicas writing the same day never lose an update.
 /// </summary>
-internal sealed class UsageStore(IServiceScopeFactory scopes, DatabaseTarget target) : IDisposable
+internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
 {
     // SQLite: one connection of the writer's own, kept between batches (see SqliteUsageConnection).
     private const string RollupSql = "INSERT INTO usage_daily (" + UsageRollup.UpsertColumns + ") VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}) " + UsageRollup.OnConflict;
@@ -19,12 +18,16 @@ internal sealed class UsageStore(IServiceScopeFactory scopes, DatabaseTarget tar
     private readonly Lock _sqliteGate = new();
     private SqliteUsageConnection? _sqlite;
 
+    // Learnt from the first batch's context (the provider, and on SQLite the connection string and
+    // columns), so that the usage store asks nothing of the container at start-up.
+    private Target? _target;
+
     public async Task InsertAsync(IReadOnlyList<UsageRecord> batch)
     {
         var rows = Rows(batch);
-        if (target.Provider == DatabaseProvider.Sqlite)
+        if ((_target ??= DescribeTarget()).Provider == DatabaseProvider.Sqlite)
         {
-            InsertSqlite(rows);
+            InsertSqlite(rows, _target);
             return;
         }
 
@@ -57,13 +60,13 @@ internal sealed class UsageStore(IServiceScopeFactory scopes, DatabaseTarget tar
         }
     }
 
-    private void InsertSqlite(List<UsageLog> rows)
+    private void InsertSqlite(List<UsageLog> rows, Target target)
     {
         lock (_sqliteGate)
         {
             try
             {
-                _sqlite ??= SqliteUsageConnection.Open(target.ConnectionString, Columns());
+                _sqlite ??= SqliteUsageConnection.Open(target.ConnectionString!, target.Columns!);
                 _sqlite.Write(rows);
             }
             catch
@@ -77,11 +80,16 @@ internal sealed class UsageStore(IServiceScopeFactory scopes, DatabaseTarget tar
         }
     }
 
-    private UsageLogInsert.Columns Columns()
+    private Target DescribeTarget()
     {
         using var scope = scopes.CreateScope();
-        return UsageLogInsert.Columns.For(scope.ServiceProvider.GetRequiredService<GatewayDbContext>());
+        var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();
+        return db.Provider == DatabaseProvider.Sqlite
+            ? new Target(db.Provider, db.Database.GetConnectionString(), UsageLogInsert.Columns.For(db))
+            : new Target(db.Provider, null, null);
     }
+
+    private sealed record Target(DatabaseProvider Provider, string? ConnectionString, UsageLogInsert.Columns? Columns);
 
     /// <summary>One row per request id: the first record wins, as it would in the database.</summary>
     private static List<UsageLog> Rows(IReadOnlyList<UsageRecord> batch)

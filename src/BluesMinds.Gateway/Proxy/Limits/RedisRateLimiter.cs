@@ -254,14 +254,9 @@ internal sealed partial class RedisRateLimiter(
         }
 
         var (keys, args) = RedisLimiterCall.Build(settlements, (settlements?.Count ?? 0) - carried, carried, checks);
-        try
-        {
-            return EvaluateAsync(database, keys, args);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            return Task.FromException<RedisResult>(ex);
-        }
+
+        // A failure to queue the call comes back in the task, as the failure of the call itself would.
+        return EvaluateAsync(database, keys, args);
     }
 
     /// <summary>

@@ -44,7 +44,7 @@ internal sealed class SqliteUsageConnection : IDisposable
             _begin = Prepare("BEGIN IMMEDIATE");
             _commit = Prepare("COMMIT");
             _rollback = Prepare("ROLLBACK");
-            _rollup = Prepare($"INSERT INTO usage_daily ({UsageRollup.UpsertColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {UsageRollup.OnConflict}");
+            _rollup = Prepare(UsageRollup.UpsertSql(_ => "?"));
         }
         catch
         {

@@ -58,12 +58,13 @@ internal static class UsageRollup
     }
 
     /// <summary>
-    /// The upsert both providers run per group, with parameters in the order of its columns; the
+    /// The upsert both providers run per group, its eleven values in the order of the columns
+    /// (user, key, model, day, then the sums) written as <paramref name="parameter"/> gives them; the
     /// increments are added on the server, so replicas writing the same day never lose an update.
     /// </summary>
-    public const string UpsertColumns = "user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros";
-
-    public const string OnConflict = """
+    public static string UpsertSql(Func<int, string> parameter) =>
+        $"INSERT INTO usage_daily (user_id, api_key_id, model, day, requests, error_requests, prompt_tokens, completion_tokens, cached_tokens, total_tokens, cost_micros) VALUES ({string.Join(", ", Enumerable.Range(0, 11).Select(parameter))}) " +
+        """
         ON CONFLICT (user_id, day, api_key_id, model) DO UPDATE SET
             requests = usage_daily.requests + excluded.requests,
             error_requests = usage_daily.error_requests + excluded.error_requests,

@@ -12,9 +12,10 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// </summary>
 internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
 {
-    // SQLite: one connection of the writer's own, kept between batches (see SqliteUsageConnection).
-    private const string RollupSql = "INSERT INTO usage_daily (" + UsageRollup.UpsertColumns + ") VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}) " + UsageRollup.OnConflict;
+    // PostgreSQL's rollup, through EF Core's positional parameters.
+    private static readonly string RollupSql = UsageRollup.UpsertSql(i => $"{{{i}}}");
 
+    // SQLite: one connection of the writer's own, kept between batches (see SqliteUsageConnection).
     private readonly Lock _sqliteGate = new();
     private SqliteUsageConnection? _sqlite;
 

@@ -22,13 +22,13 @@ var embedding = Encoding.UTF8.GetBytes(
 var models = Encoding.UTF8.GetBytes("""{"object":"list","data":[{"id":"bench-model","object":"model","created":0,"owned_by":"bench"}]}""");
 
 var served = 0L;
-var requestIds = new System.Collections.Concurrent.ConcurrentQueue<string>();
+var requestIds = new RequestIdLog();
 app.MapPost("/v1/chat/completions", async (HttpContext http) =>
 {
     Interlocked.Increment(ref served);
     if (http.Request.Headers["X-Request-Id"].ToString() is { Length: > 0 } requestId)
     {
-        requestIds.Enqueue(requestId);
+        requestIds.Add(requestId);
     }
 
     var body = await ReadAsync(http.Request);
@@ -69,7 +69,7 @@ app.MapGet("/health/liveliness", () => "ok");
 // How many completions were asked for: the benchmark compares it with the usage rows written.
 app.MapGet("/stats", () => Interlocked.Read(ref served).ToString(System.Globalization.CultureInfo.InvariantCulture));
 // The gateway's request ids it was sent, one per line: each must have exactly one usage row.
-app.MapGet("/stats/request-ids", () => string.Join('\n', requestIds));
+app.MapGet("/stats/request-ids", (HttpContext http) => requestIds.WriteToAsync(http.Response.Body));
 app.Run();
 
 static async Task<byte[]> ReadAsync(HttpRequest request)
@@ -77,4 +77,48 @@ static async Task<byte[]> ReadAsync(HttpRequest request)
     using var buffer = new MemoryStream();
     await request.Body.CopyToAsync(buffer);
     return buffer.ToArray();
+}
+
+/// <summary>
+/// The request ids received, as UTF-8 lines in 1 MB blocks. A benchmark run sends millions: kept as
+/// strings they grew the stub's heap to ~1 GB, and its collections paused every target's requests.
+/// </summary>
+internal sealed class RequestIdLog
+{
+    private const int BlockSize = 1 << 20;
+    private readonly List<(byte[] Block, int Used)> _full = [];
+    private readonly Lock _lock = new();
+    private byte[] _block = new byte[BlockSize];
+    private int _used;
+
+    public void Add(string id)
+    {
+        var length = Encoding.UTF8.GetByteCount(id) + 1;
+        lock (_lock)
+        {
+            if (_used + length > _block.Length)
+            {
+                _full.Add((_block, _used));
+                _block = new byte[Math.Max(BlockSize, length)];
+                _used = 0;
+            }
+
+            _used += Encoding.UTF8.GetBytes(id, _block.AsSpan(_used));
+            _block[_used++] = (byte)'\n';
+        }
+    }
+
+    public async Task WriteToAsync(Stream output)
+    {
+        List<(byte[] Block, int Used)> blocks;
+        lock (_lock)
+        {
+            blocks = [.. _full, (_block[.._used], _used)];
+        }
+
+        foreach (var (block, used) in blocks)
+        {
+            await output.WriteAsync(block.AsMemory(0, used));
+        }
+    }
 }

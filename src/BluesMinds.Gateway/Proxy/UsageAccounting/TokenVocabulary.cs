@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Numerics;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace BluesMinds.Gateway.Proxy.UsageAccounting;
@@ -35,7 +36,7 @@ internal sealed class TokenVocabulary
     private readonly ulong[] _slots;
     private readonly int _mask;
 
-    private TokenVocabulary(byte[] bytes, int[] offsets, int[] ranks)
+    private TokenVocabulary(byte[] bytes, ReadOnlySpan<int> offsets, ReadOnlySpan<int> ranks)
     {
         _bytes = bytes;
         Count = ranks.Length;
@@ -117,7 +118,8 @@ internal sealed class TokenVocabulary
             ranks.Add(rank);
         }
 
-        return new TokenVocabulary(bytes.ToArray(), [.. offsets], [.. ranks]);
+        // The lists' own arrays, not copies: every array here is on the large object heap.
+        return new TokenVocabulary(bytes.ToArray(), CollectionsMarshal.AsSpan(offsets), CollectionsMarshal.AsSpan(ranks));
     }
 
     /// <summary>The rank of a byte sequence, or -1 when it is no token.</summary>

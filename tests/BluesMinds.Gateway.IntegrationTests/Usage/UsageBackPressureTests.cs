@@ -53,10 +53,12 @@ public sealed class UsageBackPressureTests
             Assert.True(await upstream.WaitForRequestsAsync(FakeUpstream.ChatPath, 3, TimeSpan.FromSeconds(5)), "the request itself was forwarded");
         }
 
-        // The lock is gone: the writer drains the queue and the waiting records get in.
-        await blocked.WaitAsync(TimeSpan.FromSeconds(15));
-        var last = await waiting.WaitAsync(TimeSpan.FromSeconds(15));
-        var rows = await WaitForRowsAsync(database, [warmUp, stalled, extra.RequestId, last], TimeSpan.FromSeconds(15));
+        // The lock is gone: the writer drains the queue and the waiting records get in. The last two
+        // rows come after the 50,000 replays, which take seconds alone and far longer when the whole
+        // suite shares two cores with the database: the limits bound a wait, not the writer's speed.
+        await blocked.WaitAsync(TimeSpan.FromSeconds(60));
+        var last = await waiting.WaitAsync(TimeSpan.FromSeconds(60));
+        var rows = await WaitForRowsAsync(database, [warmUp, stalled, extra.RequestId, last], TimeSpan.FromSeconds(60));
 
         Assert.Equal(4, rows.Count);
         AssertExactlyOnce(rows, [warmUp, stalled, extra.RequestId, last]);

@@ -175,9 +175,19 @@ hey_latency() {
     END {print n + 0}' <<<"$out")"
 }
 
+# rate TARGET ROUND: p50/p99 of requests sent evenly at 500/s (bench/Load rate; see its header for
+# why not hey's -q, which the bursts row below still measures).
+rate() {
+  local target=$1 round=$2 out
+  out=$(dotnet "$LOAD_DLL" rate "$(base_url "$target")" "$(key "$target")" "$(model "$target")" 500 "$DURATION")
+  for field in p50_ms p99_ms errors late_sends; do
+    record "$target" "at500_$field" "$round" "$(tr ' ' '\n' <<<"$out" | awk -F= -v f="$field" '$1 == f {print $2}')"
+  done
+}
+
 streams() {
   local target=$1 round=$2 out
-  out=$(dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 320)
+  out=$(dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 640)
   for field in ttfb_p50_ms ttfb_p99_ms total_p50_ms errors; do
     record "$target" "stream_$field" "$round" "$(tr ' ' '\n' <<<"$out" | awk -F= -v f="$field" '$1 == f {print $2}')"
   done
@@ -207,7 +217,10 @@ for round in $(seq "$ROUNDS"); do
     echo "  $target: 64 connections"; count "$target" throughput "$target" "$round"
   done
   for target in "${TARGETS[@]}"; do
-    echo "  $target: 500 requests/s"; count "$target" hey_latency "$target" "$round" at500 -z "${DURATION}s" -c 10 -q 50
+    echo "  $target: 500 requests/s, evenly spaced"; count "$target" rate "$target" "$round"
+  done
+  for target in "${TARGETS[@]}"; do
+    echo "  $target: 500 requests/s in bursts of 10"; count "$target" hey_latency "$target" "$round" burst500 -z "${DURATION}s" -c 10 -q 50
   done
   for target in "${TARGETS[@]}"; do
     echo "  $target: one connection"; count "$target" hey_latency "$target" "$round" one -n 2000 -c 1

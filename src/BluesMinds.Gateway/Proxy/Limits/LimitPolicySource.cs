@@ -33,7 +33,7 @@ internal sealed partial class LimitPolicySource(
             {
                 if (now >= entry.RefreshAt && entry.TryStartRefresh())
                 {
-                    _ = RefreshAsync(key, entry);
+                    StartRefresh(key, entry);
                 }
 
                 return entry.Policy;
@@ -66,6 +66,14 @@ internal sealed partial class LimitPolicySource(
     }
 
     public void InvalidateAll() => _entries.Clear();
+
+    /// <summary>
+    /// On the pool: SQLite answers async calls synchronously, so a refresh started here ran its four
+    /// reads on the request that found the policy due, before that request went on. A method of its
+    /// own, since a lambda in <see cref="GetAsync"/> would allocate its closure on every call.
+    /// </summary>
+    private void StartRefresh(ResolvedApiKey key, Entry entry) =>
+        _ = Task.Run(() => RefreshAsync(key, entry), CancellationToken.None);
 
     private async Task RefreshAsync(ResolvedApiKey key, Entry entry)
     {

@@ -30,6 +30,7 @@ row "CPU µs per request (measured process)" cpu_us_per_request ratio
 row "peak RSS MB (after the 64-connection runs)" rss_peak_mb ratio
 row "p50 ms at 500 requests/s, evenly spaced" at500_p50_ms diff
 row "p99 ms at 500 requests/s, evenly spaced" at500_p99_ms diff
+row "longest request ms at 500 requests/s" at500_max_ms none
 row "sends more than 1 ms behind schedule at 500/s (the load tool's own check)" at500_late_sends none
 row "p99 ms at 500 requests/s in bursts of 10 (hey -q; not a budget)" burst500_p99_ms diff
 row "p50 ms, one connection" one_p50_ms diff

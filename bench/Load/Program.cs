@@ -4,24 +4,29 @@ using System.Net.Http.Headers;
 using System.Text;
 
 // Measurements the HTTP load tools cannot make:
-//   rate <url> <key> <model> <per-second> <seconds>    non-streaming requests at a fixed rate, evenly spaced and
-//                                                      sent whether or not earlier ones have answered (p50/p99, ms)
+//   rate <per-second> <seconds> (<name> <url> <key> <model>)...
+//                                                      non-streaming requests at a fixed rate to each target in
+//                                                      turn, a second each (PacedRate); p50/p99 per target, ms
 //   stream <url> <key> <model> <concurrency> <count>   time to first byte and total time per stream (p50/p99, ms)
 //   soak <url> <key> <model> <streams> <pid>           holds <streams> concurrent streams to the end, samples the RSS of <pid>
-// rate and stream first run unmeasured (a second at the rate; two streams per concurrent stream), so
-// that the connections are open and this process's own code is compiled before anything is timed.
+// rate and stream first run unmeasured (a second at the rate each; two streams per concurrent stream),
+// so that the connections are open and this process's own code is compiled before anything is timed.
 // <url> is the base ending in /v1; <key> "-" sends no Authorization. Prints one line of key=value
 // pairs for bench/run.sh to parse.
+if (args is ["rate", .. var rateArgs])
+{
+    return await PacedRate.RunAsync(rateArgs);
+}
+
 if (args.Length < 6)
 {
-    Console.Error.WriteLine("usage: rate <url> <key> <model> <per-second> <seconds> | stream <url> <key> <model> <concurrency> <count> | soak <url> <key> <model> <streams> <pid>");
+    Console.Error.WriteLine("usage: stream <url> <key> <model> <concurrency> <count> | soak <url> <key> <model> <streams> <pid>");
     return 2;
 }
 
 var url = new Uri(args[1].TrimEnd('/') + "/chat/completions");
 var key = args[2];
 var body = $$"""{"model":"{{args[3]}}","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}""";
-var plainBody = Encoding.UTF8.GetBytes($$"""{"model":"{{args[3]}}","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}""");
 using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
 {
     Timeout = TimeSpan.FromMinutes(5),
@@ -33,7 +38,6 @@ if (key != "-")
 
 return args[0] switch
 {
-    "rate" => await RateAsync(int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture)),
     "stream" => await StreamAsync(int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture)),
     "soak" => await SoakAsync(int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture)),
     _ => 2,
@@ -62,85 +66,6 @@ async Task<(double Ttfb, double Total, bool Ok)> OneStreamAsync(CancellationToke
     }
 
     return (first, Stopwatch.GetElapsedTime(started).TotalMilliseconds, response.IsSuccessStatusCode && sawDone);
-}
-
-async Task<(double Milliseconds, bool Ok)> OneRequestAsync()
-{
-    var started = Stopwatch.GetTimestamp();
-    try
-    {
-        using var content = new ByteArrayContent(plainBody);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await client.PostAsync(url, content);
-        await response.Content.LoadIntoBufferAsync();
-        return (Stopwatch.GetElapsedTime(started).TotalMilliseconds, response.IsSuccessStatusCode);
-    }
-    catch (HttpRequestException)
-    {
-        return (Stopwatch.GetElapsedTime(started).TotalMilliseconds, false);
-    }
-}
-
-// hey -q starts its workers' tickers together, so its requests leave in bursts of -c at once, and
-// its first burst includes the TCP connects: both are in its p99. This sends one request every
-// 1/rate s, each timed from the moment it is sent, on connections opened by the unmeasured second.
-async Task<int> RateAsync(int perSecond, int seconds)
-{
-    var warm = await PacedAsync(perSecond, perSecond);
-    var (latencies, errors, late, start) = await PacedAsync(perSecond, perSecond * seconds);
-    var ms = latencies.ToList();
-    if (Environment.GetEnvironmentVariable("BENCH_LATENCY_DUMP") is { Length: > 0 } dump)
-    {
-        // One line per request, in the order sent: when it was due (CLOCK_MONOTONIC, s) and its latency
-        // (ms), for finding when the slow ones happened and what else ran then (perf record -k mono).
-        var interval = 1.0 / perSecond;
-        await File.WriteAllLinesAsync(dump, ms.Select((m, i) => FormattableString.Invariant($"{start / 1e9 + i * interval:F6} {m:F3}")));
-    }
-
-    Console.WriteLine(FormattableString.Invariant(
-        $"requests={ms.Count} errors={errors + warm.Errors} late_sends={late} p50_ms={Percentile(ms, 50):F3} p99_ms={Percentile(ms, 99):F3} p999_ms={Percentile(ms, 99.9):F3} max_ms={ms.Max():F3}"));
-    return 0;
-}
-
-// Sends count requests 1/perSecond s apart from a thread of its own that sleeps to an absolute
-// time (so one late wake-up does not shift the rest); late counts sends more than 1 ms behind.
-async Task<(double[] Latencies, int Errors, int Late, long Start)> PacedAsync(int perSecond, int count)
-{
-    var start = 0L;
-    var latencies = new double[count];
-    var tasks = new Task[count];
-    var errors = 0;
-    var late = 0;
-    var interval = 1_000_000_000L / perSecond;
-    var pacer = new Thread(() =>
-    {
-        start = Clock.NowNanoseconds();
-        for (var i = 0; i < count; i++)
-        {
-            var due = start + i * interval;
-            Clock.SleepUntil(due);
-            if (Clock.NowNanoseconds() - due > 1_000_000)
-            {
-                late++;
-            }
-
-            var index = i;
-            tasks[i] = Task.Run(async () =>
-            {
-                var (milliseconds, ok) = await OneRequestAsync();
-                latencies[index] = milliseconds;
-                if (!ok)
-                {
-                    Interlocked.Increment(ref errors);
-                }
-            });
-        }
-    })
-    { IsBackground = true, Priority = ThreadPriority.AboveNormal };
-    pacer.Start();
-    await Task.Run(pacer.Join);
-    await Task.WhenAll(tasks);
-    return (latencies, errors, late, start);
 }
 
 async Task<int> StreamAsync(int concurrency, int count)
@@ -242,7 +167,7 @@ static long RssKb(int pid)
     return 0;
 }
 
-static double Percentile(List<double> values, double percentile)
+static double Percentile(List<double> values, int percentile)
 {
     if (values.Count == 0)
     {

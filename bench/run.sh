@@ -189,6 +189,19 @@ rate() {
   done
 }
 
+# serial ROUND: p50 of 2,000 requests one at a time on one connection per target, taking turns a
+# hundred at a time (bench/Load serial; hey reports whole tenths of a millisecond).
+serial() {
+  local round=$1 out target args=()
+  for target in "${TARGETS[@]}"; do args+=("$target" "$(base_url "$target")" "$(key "$target")" "$(model "$target")"); done
+  out=$(dotnet "$LOAD_DLL" serial 2000 "${args[@]}")
+  for target in "${TARGETS[@]}"; do
+    for field in p50_ms p99_ms errors; do
+      record "$target" "one_$field" "$round" "$(grep "^target=$target " <<<"$out" | tr ' ' '\n' | awk -F= -v f="$field" '$1 == f {print $2}')"
+    done
+  done
+}
+
 streams() {
   local target=$1 round=$2 out
   out=$(dotnet "$LOAD_DLL" stream "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" 16 640)
@@ -229,9 +242,9 @@ for round in $(seq "$ROUNDS"); do
   for target in "${TARGETS[@]}"; do
     echo "  $target: 500 requests/s in bursts of 10"; count "$target" hey_latency "$target" "$round" burst500 -z "${DURATION}s" -c 10 -q 50
   done
-  for target in "${TARGETS[@]}"; do
-    echo "  $target: one connection"; count "$target" hey_latency "$target" "$round" one -n 2000 -c 1
-  done
+  echo "  every target: one connection, a hundred requests each in turn"
+  serial "$round"
+  for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 2100)); done
   for target in "${TARGETS[@]}"; do
     echo "  $target: 16 concurrent streams"; count "$target" streams "$target" "$round"
   done

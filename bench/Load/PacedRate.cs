@@ -95,7 +95,7 @@ internal static class PacedRate
         return run;
     }
 
-    private static double Percentile(List<double> values, double percentile)
+    public static double Percentile(List<double> values, double percentile)
     {
         var sorted = values.Order().ToList();
         var index = (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1;
@@ -111,7 +111,8 @@ internal static class PacedRate
         public int[] TargetOf { get; } = new int[count];
     }
 
-    private sealed class Target : IDisposable
+    /// <summary>One target: its own connection pool, its key, the chat body for its model.</summary>
+    public sealed class Target : IDisposable
     {
         private readonly HttpClient _client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) }) { Timeout = TimeSpan.FromMinutes(1) };
         private readonly Uri _url;

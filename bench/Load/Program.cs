@@ -7,6 +7,8 @@ using System.Text;
 //   rate <per-second> <seconds> (<name> <url> <key> <model>)...
 //                                                      non-streaming requests at a fixed rate to each target in
 //                                                      turn, a second each (PacedRate); p50/p99 per target, ms
+//   serial <count> (<name> <url> <key> <model>)...     one request at a time on one connection, to each target
+//                                                      in turn, a hundred each (Serial); p50/p99 per target, ms
 //   stream <url> <key> <model> <concurrency> <count>   time to first byte and total time per stream (p50/p99, ms)
 //   soak <url> <key> <model> <streams> <pid>           holds <streams> concurrent streams to the end, samples the RSS of <pid>
 // rate and stream first run unmeasured (a second at the rate each; two streams per concurrent stream),
@@ -16,6 +18,11 @@ using System.Text;
 if (args is ["rate", .. var rateArgs])
 {
     return await PacedRate.RunAsync(rateArgs);
+}
+
+if (args is ["serial", .. var serialArgs])
+{
+    return await Serial.RunAsync(serialArgs);
 }
 
 if (args.Length < 6)

@@ -3,15 +3,21 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BluesMinds.Gateway.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// The real host in-process, on a database of its own. Settings are given as operators give them
-/// (checklist environment-variable names or configuration keys).
+/// (checklist environment-variable names or configuration keys); <paramref name="services"/>, for
+/// the few tests that must replace the clock or watch the database, runs after the host's own.
 /// </summary>
-internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
+internal sealed class GatewayApp(
+    TestDatabase database,
+    IReadOnlyDictionary<string, string?>? settings = null,
+    string environment = "Development",
+    Action<IServiceCollection>? services = null)
     : WebApplicationFactory<Program>
 {
     // How many hosts run on each database at once: a host started while another runs gets a
@@ -69,6 +75,10 @@ internal sealed class GatewayApp(TestDatabase database, IReadOnlyDictionary<stri
             s.ConfigureDbContext<BluesMinds.Gateway.Data.SqliteGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
             s.ConfigureDbContext<BluesMinds.Gateway.Data.PostgresGatewayDbContext>(o => o.AddInterceptors(DatabaseCommands));
         });
+        if (services is not null)
+        {
+            builder.ConfigureTestServices(services);
+        }
     }
 
     public override async ValueTask DisposeAsync()

@@ -175,42 +175,22 @@ hey_latency() {
     END {print n + 0}' <<<"$out")"
 }
 
-# rate ROUND: p50/p99 of requests sent evenly at 500/s to every target in turn, a second each
-# (bench/Load rate; see bench/Load/PacedRate.cs for why not hey's -q, which the bursts row below
-# still measures). DURATION seconds per target.
-rate() {
-  local round=$1 out target args=()
-  for target in "${TARGETS[@]}"; do args+=("$target" "$(base_url "$target")" "$(key "$target")" "$(model "$target")"); done
-  out=$(dotnet "$LOAD_DLL" rate 500 "$DURATION" "${args[@]}")
+# each_target ROUND PREFIX FLAVOUR "FIELDS" LOAD-ARGS...: runs bench/Load with the four targets
+# appended (their URL and model for FLAVOUR: empty, or stream), which take turns within the run,
+# and records each of FIELDS from each target's output line as PREFIX_FIELD. The modes:
+#   rate 500 DURATION   requests sent evenly at 500/s, a second to each target in turn (see
+#                       bench/Load/PacedRate.cs for why not hey's -q, whose bursts a row still measures)
+#   serial 2000         one request at a time on one connection, a hundred to each in turn (hey
+#                       reports whole tenths of a millisecond)
+#   stream 16 640       time to first byte and total of streams 16 at a time, 64 to each in turn
+each_target() {
+  local round=$1 prefix=$2 flavour=$3 fields=$4 out target field args=()
+  shift 4
+  for target in "${TARGETS[@]}"; do args+=("$target" "$(base_url "$target" "$flavour")" "$(key "$target")" "$(model "$target" "$flavour")"); done
+  out=$(dotnet "$LOAD_DLL" "$@" "${args[@]}")
   for target in "${TARGETS[@]}"; do
-    for field in p50_ms p99_ms max_ms errors late_sends; do
-      record "$target" "at500_$field" "$round" "$(grep "^target=$target " <<<"$out" | tr ' ' '\n' | awk -F= -v f="$field" '$1 == f {print $2}')"
-    done
-  done
-}
-
-# serial ROUND: p50 of 2,000 requests one at a time on one connection per target, taking turns a
-# hundred at a time (bench/Load serial; hey reports whole tenths of a millisecond).
-serial() {
-  local round=$1 out target args=()
-  for target in "${TARGETS[@]}"; do args+=("$target" "$(base_url "$target")" "$(key "$target")" "$(model "$target")"); done
-  out=$(dotnet "$LOAD_DLL" serial 2000 "${args[@]}")
-  for target in "${TARGETS[@]}"; do
-    for field in p50_ms p99_ms errors; do
-      record "$target" "one_$field" "$round" "$(grep "^target=$target " <<<"$out" | tr ' ' '\n' | awk -F= -v f="$field" '$1 == f {print $2}')"
-    done
-  done
-}
-
-# streams ROUND: time to first byte and total of 640 streams per target, 16 at a time, the targets
-# taking turns 64 streams at a time (bench/Load stream).
-streams() {
-  local round=$1 out target args=()
-  for target in "${TARGETS[@]}"; do args+=("$target" "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)"); done
-  out=$(dotnet "$LOAD_DLL" stream 16 640 "${args[@]}")
-  for target in "${TARGETS[@]}"; do
-    for field in ttfb_p50_ms ttfb_p99_ms total_p50_ms errors; do
-      record "$target" "stream_$field" "$round" "$(grep "^target=$target " <<<"$out" | tr ' ' '\n' | awk -F= -v f="$field" '$1 == f {print $2}')"
+    for field in $fields; do
+      record "$target" "${prefix}_$field" "$round" "$(grep "^target=$target " <<<"$out" | tr ' ' '\n' | awk -F= -v f="$field" '$1 == f {print $2}')"
     done
   done
 }
@@ -239,7 +219,7 @@ for round in $(seq "$ROUNDS"); do
     echo "  $target: 64 connections"; count "$target" throughput "$target" "$round"
   done
   echo "  every target: 500 requests/s, evenly spaced, a second each in turn"
-  rate "$round"
+  each_target "$round" at500 "" "p50_ms p99_ms max_ms errors late_sends" rate 500 "$DURATION"
   # One run serves all four targets, so the stubs' count cannot be split between the gateways:
   # each is credited with what it was sent (its unmeasured second included). The check by request
   # id below does not depend on this tally.
@@ -248,10 +228,10 @@ for round in $(seq "$ROUNDS"); do
     echo "  $target: 500 requests/s in bursts of 10"; count "$target" hey_latency "$target" "$round" burst500 -z "${DURATION}s" -c 10 -q 50
   done
   echo "  every target: one connection, a hundred requests each in turn"
-  serial "$round"
+  each_target "$round" one "" "p50_ms p99_ms errors" serial 2000
   for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 2100)); done
   echo "  every target: 16 concurrent streams, 64 each in turn"
-  streams "$round"
+  each_target "$round" stream stream "ttfb_p50_ms ttfb_p99_ms total_p50_ms errors" stream 16 640
   # Streams reach the stream stub only; as with the rate, each gateway is credited with what it
   # was sent (its unmeasured streams included).
   for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 640 + 32)); done

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 
 /// <summary>
 /// Non-streaming requests at a fixed rate, evenly spaced and sent whether or not earlier ones have
@@ -16,22 +13,16 @@ internal static class PacedRate
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length < 6 || (args.Length - 2) % 4 != 0)
+        if (Target.Parse(args, 2) is not { } targets)
         {
             Console.Error.WriteLine("usage: " + Usage);
             return 2;
         }
 
-        var perSecond = int.Parse(args[0], CultureInfo.InvariantCulture);
-        var seconds = int.Parse(args[1], CultureInfo.InvariantCulture);
-        var targets = new List<Target>();
-        for (var i = 2; i < args.Length; i += 4)
+        using (targets)
         {
-            targets.Add(new Target(args[i], args[i + 1], args[i + 2], args[i + 3]));
-        }
-
-        try
-        {
+            var perSecond = int.Parse(args[0], CultureInfo.InvariantCulture);
+            var seconds = int.Parse(args[1], CultureInfo.InvariantCulture);
             // A second to each first, unmeasured: connections open, this process's code compiled.
             await RunAsync(targets, perSecond, 1);
             var run = await RunAsync(targets, perSecond, seconds);
@@ -40,7 +31,7 @@ internal static class PacedRate
                 var mine = Enumerable.Range(0, run.Latencies.Length).Where(i => run.TargetOf[i] == t).ToList();
                 var ms = mine.Select(i => run.Latencies[i]).ToList();
                 Console.WriteLine(FormattableString.Invariant(
-                    $"target={targets[t].Name} requests={ms.Count} errors={mine.Count(i => !run.Ok[i])} late_sends={mine.Count(i => run.Late[i])} p50_ms={Percentile(ms, 50):F3} p99_ms={Percentile(ms, 99):F3} p999_ms={Percentile(ms, 99.9):F3} max_ms={ms.Max():F3}"));
+                    $"target={targets[t].Name} requests={ms.Count} errors={mine.Count(i => !run.Ok[i])} late_sends={mine.Count(i => run.Late[i])} p50_ms={Target.Percentile(ms, 50):F3} p99_ms={Target.Percentile(ms, 99):F3} p999_ms={Target.Percentile(ms, 99.9):F3} max_ms={ms.Max():F3}"));
             }
 
             if (Environment.GetEnvironmentVariable("BENCH_LATENCY_DUMP") is { Length: > 0 } dump)
@@ -54,13 +45,6 @@ internal static class PacedRate
 
             return 0;
         }
-        finally
-        {
-            foreach (var target in targets)
-            {
-                target.Dispose();
-            }
-        }
     }
 
     /// <summary>
@@ -68,7 +52,7 @@ internal static class PacedRate
     /// each); a thread of its own sleeps to each absolute due time, so one late wake-up does not shift
     /// the rest. A send more than 1 ms behind its time counts as late (the load tool's own check).
     /// </summary>
-    private static async Task<Run> RunAsync(List<Target> targets, int perSecond, int seconds)
+    private static async Task<Run> RunAsync(TargetList targets, int perSecond, int seconds)
     {
         var count = targets.Count * perSecond * seconds;
         var run = new Run(count);
@@ -95,13 +79,6 @@ internal static class PacedRate
         return run;
     }
 
-    public static double Percentile(List<double> values, double percentile)
-    {
-        var sorted = values.Order().ToList();
-        var index = (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1;
-        return sorted[Math.Clamp(index, 0, sorted.Count - 1)];
-    }
-
     private sealed class Run(int count)
     {
         public double[] Latencies { get; } = new double[count];
@@ -109,45 +86,5 @@ internal static class PacedRate
         public bool[] Late { get; } = new bool[count];
         public long[] Due { get; } = new long[count];
         public int[] TargetOf { get; } = new int[count];
-    }
-
-    /// <summary>One target: its own connection pool, its key, the chat body for its model.</summary>
-    public sealed class Target : IDisposable
-    {
-        private readonly HttpClient _client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) }) { Timeout = TimeSpan.FromMinutes(1) };
-        private readonly Uri _url;
-        private readonly byte[] _body;
-
-        public Target(string name, string baseUrl, string key, string model)
-        {
-            Name = name;
-            _url = new Uri(baseUrl.TrimEnd('/') + "/chat/completions");
-            _body = Encoding.UTF8.GetBytes($$"""{"model":"{{model}}","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}""");
-            if (key != "-")
-            {
-                _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            }
-        }
-
-        public string Name { get; }
-
-        public async Task<(double Milliseconds, bool Ok)> SendAsync()
-        {
-            var started = Stopwatch.GetTimestamp();
-            try
-            {
-                using var content = new ByteArrayContent(_body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                using var response = await _client.PostAsync(_url, content);
-                await response.Content.LoadIntoBufferAsync();
-                return (Stopwatch.GetElapsedTime(started).TotalMilliseconds, response.IsSuccessStatusCode);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return (Stopwatch.GetElapsedTime(started).TotalMilliseconds, false);
-            }
-        }
-
-        public void Dispose() => _client.Dispose();
     }
 }

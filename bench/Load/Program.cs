@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-// Measurements the HTTP load tools cannot make. A target is four arguments: a name for the output,
-// the base URL ending in /v1, a bm_ key or "-" for none, and the model.
+// Measurements the HTTP load tools cannot make. A target is four arguments (see Target).
 //   rate <per-second> <seconds> <target>...           non-streaming requests at a fixed rate to each target in
 //                                                      turn, a second each (PacedRate); p50/p99 per target, ms
 //   serial <count> <target>...                         one request at a time on one connection, to each target
@@ -23,7 +22,7 @@ switch (args)
         return await Streams.RunAsync(rest);
     case ["soak", var url, var key, var model, var streams, var pid]:
         {
-            using var target = new StreamTarget("soak", url, key, model);
+            using var target = new Target("soak", url, key, model);
             return await SoakAsync(target, int.Parse(streams, CultureInfo.InvariantCulture), int.Parse(pid, CultureInfo.InvariantCulture));
         }
 
@@ -32,7 +31,7 @@ switch (args)
         return 2;
 }
 
-static async Task<int> SoakAsync(StreamTarget target, int streams, int pid)
+static async Task<int> SoakAsync(Target target, int streams, int pid)
 {
     using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
     var errors = 0;
@@ -51,7 +50,7 @@ static async Task<int> SoakAsync(StreamTarget target, int streams, int pid)
     {
         try
         {
-            var (_, _, ok) = await target.OneStreamAsync(stop.Token);
+            var (_, _, ok) = await target.StreamAsync(stop.Token);
             if (ok)
             {
                 Interlocked.Increment(ref completed);

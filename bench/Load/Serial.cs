@@ -12,21 +12,15 @@ internal static class Serial
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length < 5 || (args.Length - 1) % 4 != 0)
+        if (Target.Parse(args, 1) is not { } targets)
         {
             Console.Error.WriteLine("usage: " + Usage);
             return 2;
         }
 
-        var count = int.Parse(args[0], CultureInfo.InvariantCulture);
-        var targets = new List<PacedRate.Target>();
-        for (var i = 1; i < args.Length; i += 4)
+        using (targets)
         {
-            targets.Add(new PacedRate.Target(args[i], args[i + 1], args[i + 2], args[i + 3]));
-        }
-
-        try
-        {
+            var count = int.Parse(args[0], CultureInfo.InvariantCulture);
             var latencies = targets.Select(_ => new List<double>(count)).ToList();
             var errors = new int[targets.Count];
             // A turn each first, unmeasured: the connection open, this process's code compiled.
@@ -54,17 +48,10 @@ internal static class Serial
             for (var t = 0; t < targets.Count; t++)
             {
                 Console.WriteLine(FormattableString.Invariant(
-                    $"target={targets[t].Name} requests={latencies[t].Count} errors={errors[t]} p50_ms={PacedRate.Percentile(latencies[t], 50):F3} p99_ms={PacedRate.Percentile(latencies[t], 99):F3}"));
+                    $"target={targets[t].Name} requests={latencies[t].Count} errors={errors[t]} p50_ms={Target.Percentile(latencies[t], 50):F3} p99_ms={Target.Percentile(latencies[t], 99):F3}"));
             }
 
             return 0;
-        }
-        finally
-        {
-            foreach (var target in targets)
-            {
-                target.Dispose();
-            }
         }
     }
 }

@@ -1,0 +1,69 @@
+using BluesMinds.Gateway.IntegrationTests.Infrastructure;
+using BluesMinds.Gateway.Proxy.UsageAccounting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using static BluesMinds.Gateway.IntegrationTests.Infrastructure.GatewayServer;
+using static BluesMinds.Gateway.IntegrationTests.Usage.UsageTestKit;
+
+namespace BluesMinds.Gateway.IntegrationTests.Usage;
+
+/// <summary>
+/// Requests that finish together after an idle spell are written as one batch: the writer waits a
+/// little after the first record instead of writing it alone. A batch is seen whole in the journal
+/// while its insert waits for a lock the test holds; the clock is the test's, so no timing decides.
+/// </summary>
+public sealed class UsageBatchGatheringTests
+{
+    [Fact]
+    public async Task Records_finishing_together_after_an_idle_spell_are_journaled_and_written_as_one_batch()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = new GatewayApp(database, Settings(), services: s => s.AddSingleton<TimeProvider>(time));
+        await StartAsync(app);
+        var queue = app.Services.GetRequiredService<UsageQueue>();
+        var cancellation = TestContext.Current.CancellationToken;
+
+        var warmUp = Record("warm-up");
+        await queue.EnqueueAsync(warmUp);
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            time.Advance(UsageWriter.BatchWindow);
+            return (await LogsAsync(database)).Any(r => r.RequestId == warmUp.RequestId);
+        }, TimeSpan.FromSeconds(15)), "the warm-up record was never written");
+
+        // Idle for longer than the batch window: the next record starts a batch of its own.
+        time.Advance(TimeSpan.FromSeconds(1));
+        var burst = Enumerable.Range(1, 8).Select(i => Record($"burst-{i}")).ToList();
+        await using (await HoldUsageWriteLockAsync(database))
+        {
+            await queue.EnqueueAsync(burst[0]);
+            await Task.Delay(300, cancellation);
+            Assert.DoesNotContain(burst[0].RequestId, await ReadJournalAsync(database), StringComparison.Ordinal);
+
+            foreach (var record in burst.Skip(1))
+            {
+                await queue.EnqueueAsync(record);
+            }
+
+            time.Advance(UsageWriter.FirstGather);
+            // The writer now holds the batch in its insert, behind the test's lock: the journal shows
+            // exactly what the batch took.
+            var journal = await WaitForJournalAsync(database, [.. burst.Select(r => r.RequestId)]);
+            Assert.DoesNotContain(warmUp.RequestId, journal, StringComparison.Ordinal);
+            Assert.True(await EventuallyAsync(() => Task.FromResult(queue.Reader.Count == 0), TimeSpan.FromSeconds(5)));
+        }
+
+        var rows = await WaitForRowsAsync(database, [warmUp.RequestId, .. burst.Select(r => r.RequestId)]);
+        Assert.Equal(burst.Count + 1, rows.Count);
+        AssertExactlyOnce(rows, burst.Select(r => r.RequestId));
+    }
+
+    private static UsageRecord Record(string name) => new()
+    {
+        RequestId = $"{name}-{Guid.NewGuid():N}",
+        Endpoint = "chat.completions",
+        StatusCode = 200,
+        CreatedAt = DateTime.UtcNow,
+    };
+}

@@ -213,6 +213,17 @@ for target in "${TARGETS[@]}"; do
   count "$target" dotnet "$LOAD_DLL" stream 16 64 "$target" "$(base_url "$target" stream)" "$(key "$target")" "$(model "$target" stream)" >/dev/null
 done
 
+# The measurements that take turns serve all four targets in one run of bench/Load, so the
+# stubs' count cannot be split between the gateways: credit N adds to each gateway's tally what it
+# was sent, unmeasured warm-up included (rate: one second at the rate; serial: one turn of 100;
+# stream: two streams per concurrent stream). Streams reach the stream stub only. The check by
+# request id at the end does not depend on this tally.
+SERIAL_REQUESTS=2000 STREAMS=640 STREAM_CONCURRENCY=16
+credit() {
+  local target
+  for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + $1)); done
+}
+
 for round in $(seq "$ROUNDS"); do
   step "Round $round of $ROUNDS"
   for target in "${TARGETS[@]}"; do
@@ -220,21 +231,16 @@ for round in $(seq "$ROUNDS"); do
   done
   echo "  every target: 500 requests/s, evenly spaced, a second each in turn"
   each_target "$round" at500 "" "p50_ms p99_ms max_ms errors late_sends" rate 500 "$DURATION"
-  # One run serves all four targets, so the stubs' count cannot be split between the gateways:
-  # each is credited with what it was sent (its unmeasured second included). The check by request
-  # id below does not depend on this tally.
-  for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 500 * (DURATION + 1))); done
+  credit $((500 * (DURATION + 1)))
   for target in "${TARGETS[@]}"; do
     echo "  $target: 500 requests/s in bursts of 10"; count "$target" hey_latency "$target" "$round" burst500 -z "${DURATION}s" -c 10 -q 50
   done
   echo "  every target: one connection, a hundred requests each in turn"
-  each_target "$round" one "" "p50_ms p99_ms errors" serial 2000
-  for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 2100)); done
+  each_target "$round" one "" "p50_ms p99_ms errors" serial "$SERIAL_REQUESTS"
+  credit $((SERIAL_REQUESTS + 100))
   echo "  every target: 16 concurrent streams, 64 each in turn"
-  each_target "$round" stream stream "ttfb_p50_ms ttfb_p99_ms total_p50_ms errors" stream 16 640
-  # Streams reach the stream stub only; as with the rate, each gateway is credited with what it
-  # was sent (its unmeasured streams included).
-  for target in embedded shared; do FORWARDED[$target]=$((FORWARDED[$target] + 640 + 32)); done
+  each_target "$round" stream stream "ttfb_p50_ms ttfb_p99_ms total_p50_ms errors" stream "$STREAM_CONCURRENCY" "$STREAMS"
+  credit $((STREAMS + 2 * STREAM_CONCURRENCY))
 done
 
 soak_run() {

@@ -12,6 +12,13 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// A batch is one <c>BEGIN IMMEDIATE</c> transaction: the write lock is taken first, so a batch waits
 /// for another writer (up to <see cref="BusyTimeoutMs"/>) instead of failing halfway. A batch that
 /// fails rolls back and closes the connection; the next one opens a fresh connection.
+/// <para>
+/// A batch asked to be durable commits with <c>synchronous=FULL</c> (the WAL is fsync'd at the
+/// commit); the others, in WAL mode, with <c>NORMAL</c> (not fsync'd). Their records stay in the
+/// usage journal, already on disk, until a later durable commit or a completed checkpoint has made
+/// the WAL, and so them, durable too: an fsync of the WAL file covers every frame written to it
+/// before, and SQLite restarts the WAL only after a checkpoint that fsync'd the database file.
+/// </para>
 /// </summary>
 internal sealed class SqliteUsageConnection : IDisposable
 {
@@ -26,6 +33,11 @@ internal sealed class SqliteUsageConnection : IDisposable
     private readonly sqlite3_stmt _commit;
     private readonly sqlite3_stmt _rollback;
     private readonly sqlite3_stmt _rollup;
+    private readonly sqlite3_stmt _syncFull;
+    private readonly sqlite3_stmt _syncNormal;
+    private readonly sqlite3_stmt _checkpoint;
+    private readonly bool _wal;
+    private bool _synced = true;
     private byte[] _text = new byte[256];
 
     private SqliteUsageConnection(string connectionString, UsageLogInsert.Columns columns)
@@ -45,6 +57,12 @@ internal sealed class SqliteUsageConnection : IDisposable
             _commit = Prepare("COMMIT");
             _rollback = Prepare("ROLLBACK");
             _rollup = Prepare(UsageRollup.UpsertSql(_ => "?"));
+            _syncFull = Prepare("PRAGMA synchronous = FULL");
+            _syncNormal = Prepare("PRAGMA synchronous = NORMAL");
+            _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+            Step(_syncFull);
+            // Outside WAL mode, NORMAL may corrupt the database at a power loss: every commit there is FULL.
+            _wal = string.Equals(ReadText("PRAGMA journal_mode"), "wal", StringComparison.OrdinalIgnoreCase);
         }
         catch
         {
@@ -59,9 +77,20 @@ internal sealed class SqliteUsageConnection : IDisposable
     /// Inserts the rows and their rollups in one transaction; returns the request ids that were new
     /// (rows whose request id is already stored are left as they are and not rolled up again).
     /// </summary>
-    public HashSet<string> Write(IReadOnlyList<UsageLog> rows)
+    /// <param name="rows">The rows, one per request id.</param>
+    /// <param name="durable">
+    /// Whether the commit must reach the disk; it may anyway (outside WAL mode), see <see cref="LastCommitSynced"/>.
+    /// </param>
+    public HashSet<string> Write(IReadOnlyList<UsageLog> rows, bool durable)
     {
         var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
+        var synced = durable || !_wal;
+        if (synced != _synced)
+        {
+            Step(synced ? _syncFull : _syncNormal);
+            _synced = synced;
+        }
+
         Step(_begin);
         try
         {
@@ -86,6 +115,44 @@ internal sealed class SqliteUsageConnection : IDisposable
         }
 
         return inserted;
+    }
+
+    /// <summary>
+    /// Whether the last <see cref="Write"/> committed with an fsync. If it inserted anything, every commit
+    /// before it on this database, through any connection, reached the disk with it.
+    /// </summary>
+    public bool LastCommitSynced => _synced;
+
+    /// <summary>
+    /// Makes every commit so far durable without a write: a passive checkpoint fsyncs the WAL before
+    /// it copies it, and the database file once it has copied every frame. Returns false when a reader
+    /// kept some frames from being copied (then nothing is promised; try again later).
+    /// </summary>
+    public bool Checkpoint()
+    {
+        if (!_wal)
+        {
+            return true;
+        }
+
+        var rc = raw.sqlite3_step(_checkpoint);
+        try
+        {
+            if (rc != raw.SQLITE_ROW)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _handle);
+            }
+
+            // busy, frames in the WAL, frames copied into the database (-1, -1 when there is no WAL).
+            var busy = raw.sqlite3_column_int(_checkpoint, 0);
+            var log = raw.sqlite3_column_int(_checkpoint, 1);
+            var copied = raw.sqlite3_column_int(_checkpoint, 2);
+            return busy == 0 && log == copied;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_checkpoint);
+        }
     }
 
     public void Dispose()
@@ -167,6 +234,21 @@ internal sealed class SqliteUsageConnection : IDisposable
         Check(raw.sqlite3_prepare_v2(_handle, sql, out var statement));
         _prepared.Add(statement);
         return statement;
+    }
+
+    private string ReadText(string sql)
+    {
+        Check(raw.sqlite3_prepare_v2(_handle, sql, out var statement));
+        using (statement)
+        {
+            var rc = raw.sqlite3_step(statement);
+            if (rc != raw.SQLITE_ROW)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _handle);
+            }
+
+            return raw.sqlite3_column_text(statement, 0).utf8_to_string();
+        }
     }
 
     private void Step(sqlite3_stmt statement)

@@ -9,6 +9,8 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// request id is already stored are skipped (a replay) by the insert itself, and the rollups count
 /// only the rows it reports as inserted, so replaying any batch any number of times changes nothing.
 /// Rollups are added with atomic increments, so replicas writing the same day never lose an update.
+/// PostgreSQL commits are always durable; an embedded database's may be left to a later durable
+/// commit or <see cref="MakeDurable"/> (see <see cref="SqliteUsageConnection"/>).
 /// </summary>
 internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
 {
@@ -23,12 +25,37 @@ internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
     // columns), so that the usage store asks nothing of the container at start-up.
     private Target? _target;
 
-    public async Task InsertAsync(IReadOnlyList<UsageRecord> batch)
+    // Whether an embedded commit reached the database without an fsync and none has reached the
+    // disk since (a later synced commit or a completed checkpoint). Kept here, not per connection:
+    // a connection replaced after a failure leaves its commits in the same WAL.
+    private bool _unsynced;
+
+    /// <summary>
+    /// Whether every insert so far is on disk. When not, their records must stay in the journal until a
+    /// durable insert or <see cref="MakeDurable"/>.
+    /// </summary>
+    public bool Durable
+    {
+        get
+        {
+            lock (_sqliteGate)
+            {
+                return !_unsynced;
+            }
+        }
+    }
+
+    /// <summary>Inserts a batch.</summary>
+    /// <param name="batch">The records.</param>
+    /// <param name="durable">
+    /// Whether the commit must be on disk when this returns (PostgreSQL's always is); see <see cref="Durable"/>.
+    /// </param>
+    public async Task InsertAsync(IReadOnlyList<UsageRecord> batch, bool durable = true)
     {
         var rows = Rows(batch);
         if ((_target ??= DescribeTarget()).Provider == DatabaseProvider.Sqlite)
         {
-            InsertSqlite(rows, _target);
+            InsertSqlite(rows, _target, durable);
             return;
         }
 
@@ -61,14 +88,49 @@ internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
         }
     }
 
-    private void InsertSqlite(List<UsageLog> rows, Target target)
+    /// <summary>
+    /// Makes every insert so far durable without writing a batch; false when that could not be
+    /// promised yet (an embedded database's reader held the checkpoint back).
+    /// </summary>
+    public bool MakeDurable()
+    {
+        lock (_sqliteGate)
+        {
+            if (!_unsynced)
+            {
+                return true;
+            }
+
+            _unsynced = !UseSqlite(_target!, sqlite => sqlite.Checkpoint());
+            return !_unsynced;
+        }
+    }
+
+    private void InsertSqlite(List<UsageLog> rows, Target target, bool durable)
+    {
+        lock (_sqliteGate)
+        {
+            UseSqlite(target, sqlite =>
+            {
+                // A commit that changed nothing wrote nothing to fsync, so it vouches for nothing.
+                if (sqlite.Write(rows, durable).Count > 0)
+                {
+                    _unsynced = !sqlite.LastCommitSynced;
+                }
+
+                return true;
+            });
+        }
+    }
+
+    private T UseSqlite<T>(Target target, Func<SqliteUsageConnection, T> use)
     {
         lock (_sqliteGate)
         {
             try
             {
                 _sqlite ??= SqliteUsageConnection.Open(target.ConnectionString!, target.Columns!);
-                _sqlite.Write(rows);
+                return use(_sqlite);
             }
             catch
             {

@@ -7,7 +7,10 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// Drains <see cref="UsageQueue"/> into the database in batches, and loses no record:
 /// <list type="bullet">
 /// <item>each batch is appended to the <see cref="UsageJournal"/> (fsync'd) before its insert, and the
-/// journal is emptied once the insert commits, so a crash mid-batch is replayed at the next start;</item>
+/// journal is emptied once the insert is durable, so a crash mid-batch is replayed at the next start;</item>
+/// <item>on the embedded database a commit is made durable (the WAL fsync'd) at most every
+/// <see cref="DurableInterval"/>, and within that long after the last batch: the batches between
+/// commit without the fsync and wait in the journal, already on disk, until one that is durable;</item>
 /// <item>while the database is away, batches keep going to the journal (the queue never fills up
 /// because of an outage) and the journal is replayed with backoff until it is in;</item>
 /// <item>at shutdown the queue is drained into the journal, then written if the database answers.</item>
@@ -23,6 +26,7 @@ internal sealed partial class UsageWriter(
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(10);
     internal static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(25);
     internal static readonly TimeSpan FirstGather = TimeSpan.FromMilliseconds(5);
+    internal static readonly TimeSpan DurableInterval = TimeSpan.FromSeconds(1);
 
     private readonly UsageWriterThread _thread = new();
     private UsageJournal? _journal;
@@ -30,6 +34,10 @@ internal sealed partial class UsageWriter(
     private TimeSpan _delay = FirstRetry;
     private DateTimeOffset _nextAttempt;
     private long _lastWrite;
+
+    // Whether the journal holds records whose commit is not durable yet, and since when.
+    private bool _undurable;
+    private long _undurableSince;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -56,6 +64,15 @@ internal sealed partial class UsageWriter(
                     await ReplayIfDueAsync(journal);
                     await WaitForRecordsAsync(reader, _nextAttempt - time.GetUtcNow(), stoppingToken);
                 }
+                else if (_undurable && reader.Count == 0)
+                {
+                    if (!await WaitForRecordsAsync(reader, DurableInterval - time.GetElapsedTime(_undurableSince), stoppingToken))
+                    {
+                        MakeDurable(journal);
+                    }
+
+                    continue;
+                }
                 else if (!await reader.WaitToReadAsync(stoppingToken))
                 {
                     break;
@@ -78,6 +95,11 @@ internal sealed partial class UsageWriter(
         }
 
         // Shutdown: everything still queued goes to the journal first, then to the database if it answers.
+        if (!_pending && _undurable)
+        {
+            MakeDurable(journal);
+        }
+
         Drain(reader, batch, int.MaxValue);
         if (batch.Count > 0)
         {
@@ -114,8 +136,17 @@ internal sealed partial class UsageWriter(
 
         try
         {
-            await InsertIsolatingAsync(journal, batch);
-            journal.Clear();
+            await InsertIsolatingAsync(journal, batch, _undurable && time.GetElapsedTime(_undurableSince) >= DurableInterval);
+            if (store.Durable)
+            {
+                journal.Clear();
+                _undurable = false;
+            }
+            else if (!_undurable)
+            {
+                _undurable = true;
+                _undurableSince = time.GetTimestamp();
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -137,12 +168,23 @@ internal sealed partial class UsageWriter(
             var replayed = 0;
             foreach (var chunk in journal.Read(BatchSize))
             {
-                await InsertIsolatingAsync(journal, chunk);
+                await InsertIsolatingAsync(journal, chunk, durable: true);
                 replayed += chunk.Count;
             }
 
-            journal.Clear();
             _pending = false;
+            if (store.Durable || store.MakeDurable())
+            {
+                journal.Clear();
+                _undurable = false;
+            }
+            else
+            {
+                // In the database, not yet on its disk: the journal keeps them until a checkpoint can.
+                _undurable = true;
+                _undurableSince = time.GetTimestamp();
+            }
+
             _delay = FirstRetry;
             LogReplayed(logger, replayed);
         }
@@ -158,11 +200,11 @@ internal sealed partial class UsageWriter(
     /// halved until the refused record is found and set aside, so one bad record never blocks the
     /// rest. Every other failure propagates and the journal keeps the batch for the next attempt.
     /// </summary>
-    private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch)
+    private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch, bool durable)
     {
         try
         {
-            await store.InsertAsync(batch);
+            await store.InsertAsync(batch, durable);
         }
         catch (Exception ex) when (UsageStore.IsRecordFault(ex))
         {
@@ -174,8 +216,35 @@ internal sealed partial class UsageWriter(
             }
 
             var half = batch.Count / 2;
-            await InsertIsolatingAsync(journal, batch.Take(half).ToList());
-            await InsertIsolatingAsync(journal, batch.Skip(half).ToList());
+            await InsertIsolatingAsync(journal, batch.Take(half).ToList(), durable);
+            await InsertIsolatingAsync(journal, batch.Skip(half).ToList(), durable);
+        }
+    }
+
+    /// <summary>
+    /// After the last batch of a spell: makes its commits durable and empties the journal. Should the
+    /// database not promise it yet, the journal keeps the records and this is tried again an interval
+    /// later; should it fail, the records are replayed like any others the database did not take.
+    /// </summary>
+    private void MakeDurable(UsageJournal journal)
+    {
+        try
+        {
+            if (store.MakeDurable())
+            {
+                journal.Clear();
+                _undurable = false;
+            }
+            else
+            {
+                _undurableSince = time.GetTimestamp();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogDurableFailed(logger, ex);
+            _pending = true;
+            ScheduleRetry();
         }
     }
 
@@ -185,21 +254,23 @@ internal sealed partial class UsageWriter(
         _delay = TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, LastRetry.Ticks));
     }
 
-    private static async Task WaitForRecordsAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
+    /// <summary>Waits for a record, or for the timeout on the host's clock; false when the timeout came first.</summary>
+    private async Task<bool> WaitForRecordsAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
     {
         if (timeout <= TimeSpan.Zero)
         {
-            return;
+            return reader.Count > 0;
         }
 
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        wait.CancelAfter(timeout);
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
         try
         {
-            await reader.WaitToReadAsync(wait.Token);
+            return await reader.WaitToReadAsync(wait.Token);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
+            return false;
         }
     }
 
@@ -237,6 +308,9 @@ internal sealed partial class UsageWriter(
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Could not write {Count} usage record(s); they are kept in the journal and retried")]
     private static partial void LogWriteFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Could not make the last usage commits durable; their records are kept in the journal and replayed")]
+    private static partial void LogDurableFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Could not replay the usage journal; next attempt in {Seconds} s")]
     private static partial void LogReplayFailed(ILogger logger, double seconds, Exception exception);

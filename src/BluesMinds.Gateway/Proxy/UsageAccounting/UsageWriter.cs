@@ -172,7 +172,6 @@ internal sealed partial class UsageWriter(
                 replayed += chunk.Count;
             }
 
-            _pending = false;
             if (store.Durable || store.MakeDurable())
             {
                 journal.Clear();
@@ -184,6 +183,8 @@ internal sealed partial class UsageWriter(
                 _undurable = true;
                 _undurableSince = time.GetTimestamp();
             }
+
+            _pending = false;
 
             _delay = FirstRetry;
             LogReplayed(logger, replayed);

@@ -28,6 +28,9 @@ row() { # label metric kind(ratio|diff)
 row "requests/s, 64 connections" rps ratio
 row "CPU µs per request (measured process)" cpu_us_per_request ratio
 row "peak RSS MB (after the 64-connection runs)" rss_peak_mb ratio
+row "RSS after them: anonymous MB (GC heap, malloc arenas)" rss_anon_mb none
+row "RSS after them: file-backed MB (mapped assemblies, libraries)" rss_file_mb none
+row "RSS after them: shared MB (JIT code under W^X, SQLite's WAL index)" rss_shmem_mb none
 row "p50 ms at 500 requests/s, evenly spaced" at500_p50_ms diff
 row "p99 ms at 500 requests/s, evenly spaced" at500_p99_ms diff
 row "longest request ms at 500 requests/s" at500_max_ms none
@@ -43,10 +46,10 @@ value() { # target metric round
 }
 echo "Each round's ratios and differences to the bare proxy:"
 echo
-echo "| round | embedded requests/s | embedded CPU per request | PG+Redis requests/s | embedded p99 at 500/s | embedded first byte |"
-echo "|---|---|---|---|---|---|"
+echo "| round | embedded requests/s | embedded CPU per request | PG+Redis requests/s | embedded p99 at 500/s | embedded first byte | embedded peak RSS MB (anonymous, file-backed, shared after the round's 64-connection run) |"
+echo "|---|---|---|---|---|---|---|"
 for r in $(awk -F'\t' '$2 == "rps" {print $3}' "$RESULTS" | sort -un); do
-  echo "| $r | $(ratio "$(value embedded rps "$r")" "$(value bare rps "$r")") | $(ratio "$(value embedded cpu_us_per_request "$r")" "$(value bare cpu_us_per_request "$r")") | $(ratio "$(value shared rps "$r")" "$(value bare rps "$r")") | $(diff_ms "$(value embedded at500_p99_ms "$r")" "$(value bare at500_p99_ms "$r")") ms | $(diff_ms "$(value embedded stream_ttfb_p50_ms "$r")" "$(value bare stream_ttfb_p50_ms "$r")") ms |"
+  echo "| $r | $(ratio "$(value embedded rps "$r")" "$(value bare rps "$r")") | $(ratio "$(value embedded cpu_us_per_request "$r")" "$(value bare cpu_us_per_request "$r")") | $(ratio "$(value shared rps "$r")" "$(value bare rps "$r")") | $(diff_ms "$(value embedded at500_p99_ms "$r")" "$(value bare at500_p99_ms "$r")") ms | $(diff_ms "$(value embedded stream_ttfb_p50_ms "$r")" "$(value bare stream_ttfb_p50_ms "$r")") ms | $(value embedded rss_peak_mb "$r") ($(value embedded rss_anon_mb "$r"), $(value embedded rss_file_mb "$r"), $(value embedded rss_shmem_mb "$r")) |"
 done
 echo
 windows=$(awk -F'\t' '$2 == "warmup_cpu_us" {print $3}' "$RESULTS" | sort -n | tail -1)

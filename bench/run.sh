@@ -131,6 +131,10 @@ key() { case $1 in embedded) echo "$KEY_embedded" ;; shared) echo "$KEY_shared" 
 pid() { case $1 in direct) echo "$PID_stub" ;; bare) echo "$PID_proxy" ;; embedded) echo "$PID_embedded" ;; shared) echo "$PID_shared" ;; esac; }
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # fields after the name, which may hold spaces
 rss_peak_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# What the resident memory is made of now: anonymous (GC heap, malloc arenas), file-backed (mapped
+# assemblies and libraries, which the page cache may drop and fault back) and shared (JIT code
+# mapped twice under W^X, SQLite's WAL index). A peak alone cannot say which of them rose.
+rss_parts_mb() { awk '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} /^RssShmem:/ {s = $2} END {printf "rss_anon_mb %.1f\nrss_file_mb %.1f\nrss_shmem_mb %.1f\n", a / 1024, f / 1024, s / 1024}' "/proc/$1/status"; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 served() { local total=0; for port in $STUB $STREAM_STUB $SOAK_STUB; do total=$((total + $(curl -sf "http://127.0.0.1:$port/stats"))); done; echo $total; }
 declare -A FORWARDED=([embedded]=0 [shared]=0)
@@ -156,6 +160,8 @@ throughput() {
   record "$target" cpu_us_per_request "$round" "$(awk -v t="$((after - before))" -v r="$requests" -v hz="$TICK" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')"
   record "$target" errors_64c "$round" "$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")"
   record "$target" rss_peak_mb "$round" "$(rss_peak_mb "$pid")"
+  local metric mb
+  while read -r metric mb; do record "$target" "$metric" "$round" "$mb"; done < <(rss_parts_mb "$pid")
 }
 
 hey_latency() {

@@ -218,7 +218,7 @@ public sealed class UsageCrashRecoveryTests
         var tornLine = JournalLine(torn, userId, keyId, now, 1000, 1000);
         journal.Append(tornLine.AsSpan(0, tornLine.Length / 2));
         Directory.CreateDirectory(Path.GetDirectoryName(JournalPath(database))!);
-        await File.WriteAllTextAsync(JournalPath(database), journal.ToString());
+        await WriteJournalAsync(database, journal.ToString());
 
         await using var restarted = new GatewayApp(database, Settings());
         Assert.NotNull(restarted.Services);
@@ -264,7 +264,7 @@ public sealed class UsageCrashRecoveryTests
         var lines = good.Select(id => JournalLine(id, userId, keyId, now, 2, 3)).ToList();
         lines.Insert(2, JournalLine(bad, userId, keyId, DateTime.SpecifyKind(now, DateTimeKind.Unspecified), 2, 3));
         Directory.CreateDirectory(Path.GetDirectoryName(JournalPath(database))!);
-        await File.WriteAllTextAsync(JournalPath(database), string.Concat(lines.Select(l => l + "\n")));
+        await WriteJournalAsync(database, string.Concat(lines.Select(l => l + "\n")));
 
         await using var restarted = new GatewayApp(database, Settings());
         Assert.NotNull(restarted.Services);
@@ -298,7 +298,7 @@ public sealed class UsageCrashRecoveryTests
 
         for (var round = 0; round < 2; round++)
         {
-            await File.WriteAllTextAsync(JournalPath(database), text);
+            await WriteJournalAsync(database, text);
             await using var app = new GatewayApp(database, Settings());
             Assert.NotNull(app.Services);
             await WaitForRowsAsync(database, ids);

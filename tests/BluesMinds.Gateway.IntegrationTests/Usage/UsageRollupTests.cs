@@ -103,7 +103,7 @@ public sealed class UsageRollupTests
             Line("d", user, key, null, new DateTime(2026, 3, 2, 12, 0, 0, DateTimeKind.Utc), 0, 0, 400),
         };
         Directory.CreateDirectory(Path.GetDirectoryName(JournalPath(database))!);
-        await File.WriteAllTextAsync(JournalPath(database), string.Concat(lines.Select(l => l + "\n")));
+        await WriteJournalAsync(database, string.Concat(lines.Select(l => l + "\n")));
         await using var restarted = new GatewayApp(database, settings);
         Assert.NotNull(restarted.Services);
         await WaitForRowsAsync(database, ["a", "b", "c", "d"]);

@@ -151,6 +151,29 @@ internal static class UsageTestKit
         return text;
     }
 
+    /// <summary>
+    /// Writes the journal as a crash would have left it, for the next host to replay. Retried for a
+    /// moment: a process that another test starts (the <c>cat</c> above, a gateway process) is forked
+    /// with a copy of every open descriptor of this process, the last host's journal and its
+    /// exclusive lock among them, and holds them until it execs.
+    /// </summary>
+    public static async Task WriteJournalAsync(TestDatabase database, string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            try
+            {
+                await File.WriteAllTextAsync(JournalPath(database), text);
+                return;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
+
     /// <summary>Waits until the journal holds every id; fails listing the missing ones on timeout.</summary>
     public static async Task<string> WaitForJournalAsync(TestDatabase database, IReadOnlyCollection<string> requestIds, TimeSpan? timeout = null)
     {

@@ -106,23 +106,19 @@ internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
         }
     }
 
-    private void InsertSqlite(List<UsageLog> rows, Target target, bool durable)
-    {
-        lock (_sqliteGate)
+    private void InsertSqlite(List<UsageLog> rows, Target target, bool durable) =>
+        UseSqlite(target, sqlite =>
         {
-            UseSqlite(target, sqlite =>
+            // A commit that changed nothing wrote nothing to fsync, so it vouches for nothing.
+            if (sqlite.Write(rows, durable).Count > 0)
             {
-                // A commit that changed nothing wrote nothing to fsync, so it vouches for nothing.
-                if (sqlite.Write(rows, durable).Count > 0)
-                {
-                    _unsynced = !sqlite.LastCommitSynced;
-                }
+                _unsynced = !sqlite.LastCommitSynced;
+            }
 
-                return true;
-            });
-        }
-    }
+            return true;
+        });
 
+    /// <summary>Runs <paramref name="use"/> on the writer's connection, under the store's lock.</summary>
     private T UseSqlite<T>(Target target, Func<SqliteUsageConnection, T> use)
     {
         lock (_sqliteGate)

@@ -1,4 +1,3 @@
-using BluesMinds.Gateway.Data.Entities;
 using BluesMinds.Gateway.IntegrationTests.Infrastructure;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,13 +24,13 @@ public sealed class UsageBatchGatheringTests
         var queue = app.Services.GetRequiredService<UsageQueue>();
         var cancellation = TestContext.Current.CancellationToken;
 
-        var warmUp = Record("warm-up");
+        var warmUp = QueuedRecord("warm-up");
         await queue.EnqueueAsync(warmUp);
-        await WrittenAsync(database, time, [warmUp.RequestId]);
+        await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId]);
 
         // Idle for longer than the batch window: the next record starts a batch of its own.
         time.Advance(TimeSpan.FromSeconds(1));
-        var burst = Enumerable.Range(1, 8).Select(i => Record($"burst-{i}")).ToList();
+        var burst = Enumerable.Range(1, 8).Select(i => QueuedRecord($"burst-{i}")).ToList();
         await using (await HoldUsageWriteLockAsync(database))
         {
             await queue.EnqueueAsync(burst[0]);
@@ -51,32 +50,8 @@ public sealed class UsageBatchGatheringTests
             Assert.True(await EventuallyAsync(() => Task.FromResult(queue.Reader.Count == 0), TimeSpan.FromSeconds(5)));
         }
 
-        var rows = await WrittenAsync(database, time, [warmUp.RequestId, .. burst.Select(r => r.RequestId)]);
+        var rows = await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId, .. burst.Select(r => r.RequestId)]);
         Assert.Equal(burst.Count + 1, rows.Count);
         AssertExactlyOnce(rows, burst.Select(r => r.RequestId));
     }
-
-    /// <summary>
-    /// Waits for the rows with the test's clock moving: the writer's gathering, and a retry should an
-    /// insert have outwaited the held lock on a slow machine, run on that clock.
-    /// </summary>
-    private static async Task<List<UsageLog>> WrittenAsync(TestDatabase database, FakeTimeProvider time, IReadOnlyCollection<string> requestIds)
-    {
-        var rows = new List<UsageLog>();
-        Assert.True(await EventuallyAsync(async () =>
-        {
-            time.Advance(UsageWriter.BatchWindow);
-            rows = await LogsAsync(database);
-            return requestIds.All(id => rows.Any(r => r.RequestId == id));
-        }, TimeSpan.FromSeconds(15)), $"not every record was written: {string.Join(", ", requestIds)}");
-        return rows;
-    }
-
-    private static UsageRecord Record(string name) => new()
-    {
-        RequestId = $"{name}-{Guid.NewGuid():N}",
-        Endpoint = "chat.completions",
-        StatusCode = 200,
-        CreatedAt = DateTime.UtcNow,
-    };
 }

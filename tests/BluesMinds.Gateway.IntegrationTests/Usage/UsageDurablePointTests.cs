@@ -1,5 +1,4 @@
 using BluesMinds.Gateway.Data;
-using BluesMinds.Gateway.Data.Entities;
 using BluesMinds.Gateway.IntegrationTests.Infrastructure;
 using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.Data.Sqlite;
@@ -28,9 +27,9 @@ public sealed class UsageDurablePointTests
         var queue = app.Services.GetRequiredService<UsageQueue>();
         var start = time.GetUtcNow();
 
-        var first = Record("first");
+        var first = QueuedRecord("first");
         await queue.EnqueueAsync(first);
-        await WrittenAsync(database, time, [first.RequestId]);
+        await WaitForRowsAsync(database, time, UsageWriter.FirstGather, [first.RequestId]);
         if (database.Provider == DatabaseProvider.Sqlite)
         {
             // Committed without the WAL's fsync: the journal still answers for it.
@@ -43,8 +42,8 @@ public sealed class UsageDurablePointTests
 
         // The next batch is journaled, then held inside its insert by the test's lock; a third record
         // waits in the queue while the clock passes the durable interval.
-        var held = Record("held");
-        var next = Record("next");
+        var held = QueuedRecord("held");
+        var next = QueuedRecord("next");
         await using (await HoldUsageWriteLockAsync(database))
         {
             await queue.EnqueueAsync(held);
@@ -57,7 +56,7 @@ public sealed class UsageDurablePointTests
         // The held batch commits as it began (not durable); the next one, an interval after the first
         // commit that was not, is durable and empties the journal. No clock moves from here on, so no
         // idle checkpoint can be what empties it.
-        var rows = await WrittenAsync(database, time, [first.RequestId, held.RequestId, next.RequestId], advance: UsageWriter.FirstGather);
+        var rows = await WaitForRowsAsync(database, time, UsageWriter.FirstGather, [first.RequestId, held.RequestId, next.RequestId]);
         AssertExactlyOnce(rows, [first.RequestId, held.RequestId, next.RequestId]);
         Assert.True(await EventuallyAsync(() => Task.FromResult(JournalLength(database) == 0), TimeSpan.FromSeconds(5)), "the durable commit empties the journal");
     }
@@ -84,9 +83,9 @@ public sealed class UsageDurablePointTests
                 await read.ExecuteScalarAsync(TestContext.Current.CancellationToken);
             }
 
-            var record = Record("idle");
+            var record = QueuedRecord("idle");
             await queue.EnqueueAsync(record);
-            await WrittenAsync(database, time, [record.RequestId]);
+            await WaitForRowsAsync(database, time, UsageWriter.FirstGather, [record.RequestId]);
 
             var store = app.Services.GetRequiredService<UsageStore>();
             Assert.False(store.MakeDurable(), "a checkpoint held back by a reader promises nothing");
@@ -108,29 +107,16 @@ public sealed class UsageDurablePointTests
     {
         await using var database = await TestDatabase.CreateAsync();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var record = Record("stop");
+        var record = QueuedRecord("stop");
         await using (var app = new GatewayApp(database, Settings(), services: s => s.AddSingleton<TimeProvider>(time)))
         {
             await StartAsync(app);
             await app.Services.GetRequiredService<UsageQueue>().EnqueueAsync(record);
-            await WrittenAsync(database, time, [record.RequestId]);
+            await WaitForRowsAsync(database, time, UsageWriter.FirstGather, [record.RequestId]);
         }
 
         Assert.Equal(0, JournalLength(database));
         AssertExactlyOnce(await LogsAsync(database), [record.RequestId]);
-    }
-
-    /// <summary>Waits for the rows, moving the test's clock by <paramref name="advance"/> (the batch window by default) at each look.</summary>
-    private static async Task<List<UsageLog>> WrittenAsync(TestDatabase database, FakeTimeProvider time, IReadOnlyCollection<string> requestIds, TimeSpan? advance = null)
-    {
-        var rows = new List<UsageLog>();
-        Assert.True(await EventuallyAsync(async () =>
-        {
-            time.Advance(advance ?? UsageWriter.FirstGather);
-            rows = await LogsAsync(database);
-            return requestIds.All(id => rows.Any(r => r.RequestId == id));
-        }, TimeSpan.FromSeconds(15)), $"not every record was written: {string.Join(", ", requestIds)}");
-        return rows;
     }
 
     /// <summary>Waits for a record in the journal, moving the test's clock by a first gathering at each look.</summary>
@@ -140,12 +126,4 @@ public sealed class UsageDurablePointTests
             time.Advance(UsageWriter.FirstGather);
             return (await ReadJournalAsync(database)).Contains(requestId, StringComparison.Ordinal);
         }, TimeSpan.FromSeconds(10)), $"{requestId} never reached the journal");
-
-    private static UsageRecord Record(string name) => new()
-    {
-        RequestId = $"{name}-{Guid.NewGuid():N}",
-        Endpoint = "chat.completions",
-        StatusCode = 200,
-        CreatedAt = DateTime.UtcNow,
-    };
 }

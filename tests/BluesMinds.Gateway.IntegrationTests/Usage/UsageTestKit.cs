@@ -5,8 +5,10 @@ using System.Text.Json;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
 using BluesMinds.Gateway.IntegrationTests.Infrastructure;
+using BluesMinds.Gateway.Proxy.UsageAccounting;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using static BluesMinds.Gateway.IntegrationTests.Infrastructure.Accounts;
 using static BluesMinds.Gateway.IntegrationTests.Infrastructure.GatewayServer;
@@ -95,6 +97,31 @@ internal static class UsageTestKit
             await Task.Delay(100);
         }
     }
+
+    /// <summary>
+    /// Waits for the rows with the test's clock moving by <paramref name="advance"/> at each look: the
+    /// writer's gathering, its durable points and a retried insert all run on that clock.
+    /// </summary>
+    public static async Task<List<UsageLog>> WaitForRowsAsync(TestDatabase database, FakeTimeProvider time, TimeSpan advance, IReadOnlyCollection<string> requestIds)
+    {
+        var rows = new List<UsageLog>();
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            time.Advance(advance);
+            rows = await LogsAsync(database);
+            return requestIds.All(id => rows.Any(r => r.RequestId == id));
+        }, TimeSpan.FromSeconds(15)), $"not every record was written: {string.Join(", ", requestIds)}");
+        return rows;
+    }
+
+    /// <summary>A record as a finished request enqueues it, with a request id of its own that starts with <paramref name="name"/>.</summary>
+    public static UsageRecord QueuedRecord(string name) => new()
+    {
+        RequestId = $"{name}-{Guid.NewGuid():N}",
+        Endpoint = "chat.completions",
+        StatusCode = 200,
+        CreatedAt = DateTime.UtcNow,
+    };
 
     /// <summary>Every id has exactly one usage row (no loss, no duplicate).</summary>
     public static void AssertExactlyOnce(IReadOnlyList<UsageLog> rows, IEnumerable<string> requestIds)

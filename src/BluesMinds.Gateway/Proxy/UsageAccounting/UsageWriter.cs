@@ -35,8 +35,8 @@ internal sealed partial class UsageWriter(
     private DateTimeOffset _nextAttempt;
     private long _lastWrite;
 
-    // Whether the journal holds records whose commit is not durable yet, and since when.
-    private bool _undurable;
+    // Since when the database has held commits that are not durable (UsageStore.Durable), whose
+    // records the journal therefore keeps; or since the last attempt to make them durable.
     private long _undurableSince;
 
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -64,7 +64,7 @@ internal sealed partial class UsageWriter(
                     await ReplayIfDueAsync(journal);
                     await WaitForRecordsAsync(reader, _nextAttempt - time.GetUtcNow(), stoppingToken);
                 }
-                else if (_undurable && reader.Count == 0)
+                else if (!store.Durable && reader.Count == 0)
                 {
                     if (!await WaitForRecordsAsync(reader, DurableInterval - time.GetElapsedTime(_undurableSince), stoppingToken))
                     {
@@ -95,7 +95,7 @@ internal sealed partial class UsageWriter(
         }
 
         // Shutdown: everything still queued goes to the journal first, then to the database if it answers.
-        if (!_pending && _undurable)
+        if (!_pending && !store.Durable)
         {
             MakeDurable(journal);
         }
@@ -136,15 +136,14 @@ internal sealed partial class UsageWriter(
 
         try
         {
-            await InsertIsolatingAsync(journal, batch, _undurable && time.GetElapsedTime(_undurableSince) >= DurableInterval);
+            var wasDurable = store.Durable;
+            await InsertIsolatingAsync(journal, batch, !wasDurable && time.GetElapsedTime(_undurableSince) >= DurableInterval);
             if (store.Durable)
             {
                 journal.Clear();
-                _undurable = false;
             }
-            else if (!_undurable)
+            else if (wasDurable)
             {
-                _undurable = true;
                 _undurableSince = time.GetTimestamp();
             }
         }
@@ -172,20 +171,9 @@ internal sealed partial class UsageWriter(
                 replayed += chunk.Count;
             }
 
-            if (store.Durable || store.MakeDurable())
-            {
-                journal.Clear();
-                _undurable = false;
-            }
-            else
-            {
-                // In the database, not yet on its disk: the journal keeps them until a checkpoint can.
-                _undurable = true;
-                _undurableSince = time.GetTimestamp();
-            }
-
+            // In the database; the journal keeps them until they are on its disk too.
+            ClearWhenDurable(journal);
             _pending = false;
-
             _delay = FirstRetry;
             LogReplayed(logger, replayed);
         }
@@ -231,21 +219,26 @@ internal sealed partial class UsageWriter(
     {
         try
         {
-            if (store.MakeDurable())
-            {
-                journal.Clear();
-                _undurable = false;
-            }
-            else
-            {
-                _undurableSince = time.GetTimestamp();
-            }
+            ClearWhenDurable(journal);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogDurableFailed(logger, ex);
             _pending = true;
             ScheduleRetry();
+        }
+    }
+
+    /// <summary>Empties the journal if every commit is (or can now be made) durable; if not, tries again an interval later.</summary>
+    private void ClearWhenDurable(UsageJournal journal)
+    {
+        if (store.MakeDurable())
+        {
+            journal.Clear();
+        }
+        else
+        {
+            _undurableSince = time.GetTimestamp();
         }
     }
 

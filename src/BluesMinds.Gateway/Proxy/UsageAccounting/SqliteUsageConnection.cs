@@ -27,7 +27,7 @@ internal sealed class SqliteUsageConnection : IDisposable
     private readonly SqliteConnection _connection;
     private readonly sqlite3 _handle;
     private readonly UsageLogInsert.Columns _columns;
-    private readonly Dictionary<int, sqlite3_stmt> _inserts = [];
+    private readonly Dictionary<(int Rows, bool Returning), sqlite3_stmt> _inserts = [];
     private readonly List<sqlite3_stmt> _prepared = [];
     private readonly sqlite3_stmt _begin;
     private readonly sqlite3_stmt _commit;
@@ -74,16 +74,20 @@ internal sealed class SqliteUsageConnection : IDisposable
     public static SqliteUsageConnection Open(string connectionString, UsageLogInsert.Columns columns) => new(connectionString, columns);
 
     /// <summary>
-    /// Inserts the rows and their rollups in one transaction; returns the request ids that were new
-    /// (rows whose request id is already stored are left as they are and not rolled up again).
+    /// Inserts the rows and their rollups in one transaction; returns how many rows were new (rows
+    /// whose request id is already stored are left as they are and not rolled up again).
     /// </summary>
     /// <param name="rows">The rows, one per request id.</param>
     /// <param name="durable">
     /// Whether the commit must reach the disk; it may anyway (outside WAL mode), see <see cref="LastCommitSynced"/>.
     /// </param>
-    public HashSet<string> Write(IReadOnlyList<UsageLog> rows, bool durable)
+    /// <param name="fresh">
+    /// Whether the rows are taken to be new (a batch from the queue, not a replay): they are then
+    /// inserted without returning their ids, and should one be stored already after all, that
+    /// transaction is rolled back and the batch written again, returning them.
+    /// </param>
+    public int Write(IReadOnlyList<UsageLog> rows, bool durable, bool fresh = false)
     {
-        var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
         var synced = durable || !_wal;
         if (synced != _synced)
         {
@@ -91,30 +95,60 @@ internal sealed class SqliteUsageConnection : IDisposable
             _synced = synced;
         }
 
+        if (fresh && InTransaction(() => InsertNew(rows) && Rollup(rows, inserted: null)))
+        {
+            return rows.Count;
+        }
+
+        var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
+        InTransaction(() =>
+        {
+            Insert(rows, inserted);
+            return Rollup(rows, inserted);
+        });
+        return inserted.Count;
+    }
+
+    /// <summary>Runs <paramref name="body"/> in a transaction, committed when it returns true and rolled back otherwise.</summary>
+    private bool InTransaction(Func<bool> body)
+    {
         Step(_begin);
         try
         {
-            Insert(rows, inserted);
-            foreach (var (group, totals) in UsageRollup.Of(rows, inserted))
+            if (body())
             {
-                BindRollup(group, totals);
-                Step(_rollup);
+                Step(_commit);
+                return true;
             }
-
-            Step(_commit);
         }
         catch
         {
-            if (raw.sqlite3_get_autocommit(_handle) == 0)
-            {
-                raw.sqlite3_step(_rollback);
-                raw.sqlite3_reset(_rollback);
-            }
-
+            Rollback();
             throw;
         }
 
-        return inserted;
+        Rollback();
+        return false;
+    }
+
+    private void Rollback()
+    {
+        if (raw.sqlite3_get_autocommit(_handle) == 0)
+        {
+            raw.sqlite3_step(_rollback);
+            raw.sqlite3_reset(_rollback);
+        }
+    }
+
+    private bool Rollup(IReadOnlyList<UsageLog> rows, HashSet<string>? inserted)
+    {
+        foreach (var (group, totals) in UsageRollup.Of(rows, inserted))
+        {
+            BindRollup(group, totals);
+            Step(_rollup);
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -170,7 +204,30 @@ internal sealed class SqliteUsageConnection : IDisposable
     /// Full statements of <see cref="UsageLogInsert.RowsPerStatement"/> rows, the rest in statements of
     /// 32, 16, 8, 4, 2 and 1 rows: seven statements cover any batch, each prepared once.
     /// </summary>
-    private void Insert(IReadOnlyList<UsageLog> rows, HashSet<string> inserted)
+    private void Insert(IReadOnlyList<UsageLog> rows, HashSet<string> inserted) =>
+        InsertInStatements(rows, returning: true, (statement, _) =>
+        {
+            int rc;
+            while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+            {
+                inserted.Add(raw.sqlite3_column_text(statement, 0).utf8_to_string());
+            }
+
+            return rc;
+        });
+
+    /// <summary>As <see cref="Insert"/>, without returning ids; false as soon as a statement inserted fewer rows than it was given.</summary>
+    private bool InsertNew(IReadOnlyList<UsageLog> rows) =>
+        InsertInStatements(rows, returning: false, (statement, count) =>
+        {
+            var rc = raw.sqlite3_step(statement);
+            return rc == raw.SQLITE_DONE && raw.sqlite3_changes(_handle) != count ? NotAllNew : rc;
+        });
+
+    // Not a SQLite result code: the statement ran, but some of its rows were stored already.
+    private const int NotAllNew = -1;
+
+    private bool InsertInStatements(IReadOnlyList<UsageLog> rows, bool returning, Func<sqlite3_stmt, int, int> step)
     {
         var full = UsageLogInsert.RowsPerStatement(Data.DatabaseProvider.Sqlite);
         var start = 0;
@@ -178,7 +235,7 @@ internal sealed class SqliteUsageConnection : IDisposable
         {
             var left = rows.Count - start;
             var count = left >= full ? full : 1 << (31 - int.LeadingZeroCount(left));
-            var statement = InsertStatement(count);
+            var statement = InsertStatement(count, returning);
             var index = 1;
             for (var row = start; row < start + count; row++)
             {
@@ -188,13 +245,13 @@ internal sealed class SqliteUsageConnection : IDisposable
                 }
             }
 
-            int rc;
-            while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+            var rc = step(statement, count);
+            raw.sqlite3_reset(statement);
+            if (rc == NotAllNew)
             {
-                inserted.Add(raw.sqlite3_column_text(statement, 0).utf8_to_string());
+                return false;
             }
 
-            raw.sqlite3_reset(statement);
             if (rc != raw.SQLITE_DONE)
             {
                 SqliteException.ThrowExceptionForRC(rc, _handle);
@@ -202,13 +259,15 @@ internal sealed class SqliteUsageConnection : IDisposable
 
             start += count;
         }
+
+        return true;
     }
 
-    private sqlite3_stmt InsertStatement(int rows)
+    private sqlite3_stmt InsertStatement(int rows, bool returning)
     {
-        if (!_inserts.TryGetValue(rows, out var statement))
+        if (!_inserts.TryGetValue((rows, returning), out var statement))
         {
-            _inserts[rows] = statement = Prepare(_columns.Sql(rows));
+            _inserts[(rows, returning)] = statement = Prepare(_columns.Sql(rows, returning));
         }
 
         return statement;

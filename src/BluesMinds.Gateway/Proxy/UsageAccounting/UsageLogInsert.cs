@@ -183,9 +183,10 @@ internal static class UsageLogInsert
     internal sealed class Columns
     {
         private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IModel, Columns> ByModel = [];
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _sql = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Rows, bool Returning), string> _sql = new();
         private readonly string _prefix;
-        private readonly string _suffix;
+        private readonly string _conflict;
+        private readonly string _returning;
 
         private Columns(IModel model, ISqlGenerationHelper sql)
         {
@@ -204,8 +205,9 @@ internal static class UsageLogInsert
             var requestId = sql.DelimitIdentifier(entity.FindProperty(nameof(UsageLog.RequestId))!.GetColumnName());
             var insert = $"INSERT INTO {sql.DelimitIdentifier(entity.GetTableName()!, entity.GetSchema())} ({string.Join(", ", All.Select(c => c.Name))})";
             _prefix = insert + " VALUES ";
-            _suffix = $" ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
-            ArraySql = $"{insert} SELECT * FROM unnest({string.Join(", ", All.Select((c, i) => $"${i + 1}::{c.StoreType}[]"))}){_suffix}";
+            _conflict = $" ON CONFLICT ({requestId}) DO NOTHING";
+            _returning = $" RETURNING {requestId}";
+            ArraySql = $"{insert} SELECT * FROM unnest({string.Join(", ", All.Select((c, i) => $"${i + 1}::{c.StoreType}[]"))}){_conflict}{_returning}";
         }
 
         /// <summary>PostgreSQL: every row of a statement from one array per column.</summary>
@@ -216,9 +218,15 @@ internal static class UsageLogInsert
         public static Columns For(GatewayDbContext db) =>
             ByModel.GetValue(db.Model, model => new Columns(model, db.GetService<ISqlGenerationHelper>()));
 
-        public string Sql(int rows) => _sql.GetOrAdd(rows, count =>
+        /// <summary>
+        /// SQLite: a statement of <paramref name="rows"/> rows by position, returning the request ids
+        /// it inserted, or without <paramref name="returning"/> for rows known to be new (SQLite
+        /// gathers returned rows in a temporary table, and each came back through its own step).
+        /// </summary>
+        public string Sql(int rows, bool returning = true) => _sql.GetOrAdd((rows, returning), key =>
         {
-            var builder = new StringBuilder(_prefix, _prefix.Length + (count * All.Length * 8) + _suffix.Length);
+            var count = key.Rows;
+            var builder = new StringBuilder(_prefix, _prefix.Length + (count * All.Length * 8) + _conflict.Length + _returning.Length);
             for (var row = 0; row < count; row++)
             {
                 builder.Append(row == 0 ? "(" : ", (");
@@ -230,7 +238,7 @@ internal static class UsageLogInsert
                 builder.Append(')');
             }
 
-            return builder.Append(_suffix).ToString();
+            return builder.Append(_conflict).Append(key.Returning ? _returning : string.Empty).ToString();
         });
     }
 }

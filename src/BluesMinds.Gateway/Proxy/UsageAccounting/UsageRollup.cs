@@ -28,13 +28,13 @@ internal static class UsageRollup
         public long CostMicros { get; set; }
     }
 
-    /// <summary>The increments of <paramref name="rows"/> whose request id is in <paramref name="inserted"/>.</summary>
-    public static Dictionary<Group, Totals> Of(IReadOnlyList<UsageLog> rows, HashSet<string> inserted)
+    /// <summary>The increments of <paramref name="rows"/> whose request id is in <paramref name="inserted"/> (all of them when it is null).</summary>
+    public static Dictionary<Group, Totals> Of(IReadOnlyList<UsageLog> rows, HashSet<string>? inserted)
     {
         var groups = new Dictionary<Group, Totals>();
         foreach (var row in rows)
         {
-            if (row.UserId is not { } user || row.ApiKeyId is not { } key || !inserted.Contains(row.RequestId))
+            if (row.UserId is not { } user || row.ApiKeyId is not { } key || inserted?.Contains(row.RequestId) == false)
             {
                 continue;
             }

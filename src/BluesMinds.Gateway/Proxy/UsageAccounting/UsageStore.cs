@@ -50,12 +50,17 @@ internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
     /// <param name="durable">
     /// Whether the commit must be on disk when this returns (PostgreSQL's always is); see <see cref="Durable"/>.
     /// </param>
-    public async Task InsertAsync(IReadOnlyList<UsageRecord> batch, bool durable = true)
+    /// <param name="fresh">
+    /// Whether the records are taken to be new (from the queue, not a replay of the journal): the
+    /// embedded database then inserts them without returning their ids (see <see cref="SqliteUsageConnection.Write"/>).
+    /// Either way a record already stored is skipped.
+    /// </param>
+    public async Task InsertAsync(IReadOnlyList<UsageRecord> batch, bool durable = true, bool fresh = false)
     {
         var rows = Rows(batch);
         if ((_target ??= DescribeTarget()).Provider == DatabaseProvider.Sqlite)
         {
-            InsertSqlite(rows, _target, durable);
+            InsertSqlite(rows, _target, durable, fresh);
             return;
         }
 
@@ -106,11 +111,11 @@ internal sealed class UsageStore(IServiceScopeFactory scopes) : IDisposable
         }
     }
 
-    private void InsertSqlite(List<UsageLog> rows, Target target, bool durable) =>
+    private void InsertSqlite(List<UsageLog> rows, Target target, bool durable, bool fresh) =>
         UseSqlite(target, sqlite =>
         {
             // A commit that changed nothing wrote nothing to fsync, so it vouches for nothing.
-            if (sqlite.Write(rows, durable).Count > 0)
+            if (sqlite.Write(rows, durable, fresh) > 0)
             {
                 _unsynced = !sqlite.LastCommitSynced;
             }

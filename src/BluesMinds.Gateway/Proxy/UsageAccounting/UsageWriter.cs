@@ -137,7 +137,7 @@ internal sealed partial class UsageWriter(
         try
         {
             var wasDurable = store.Durable;
-            await InsertIsolatingAsync(journal, batch, !wasDurable && time.GetElapsedTime(_undurableSince) >= DurableInterval);
+            await InsertIsolatingAsync(journal, batch, !wasDurable && time.GetElapsedTime(_undurableSince) >= DurableInterval, fresh: true);
             if (store.Durable)
             {
                 journal.Clear();
@@ -167,7 +167,7 @@ internal sealed partial class UsageWriter(
             var replayed = 0;
             foreach (var chunk in journal.Read(BatchSize))
             {
-                await InsertIsolatingAsync(journal, chunk, durable: true);
+                await InsertIsolatingAsync(journal, chunk, durable: true, fresh: false);
                 replayed += chunk.Count;
             }
 
@@ -189,11 +189,11 @@ internal sealed partial class UsageWriter(
     /// halved until the refused record is found and set aside, so one bad record never blocks the
     /// rest. Every other failure propagates and the journal keeps the batch for the next attempt.
     /// </summary>
-    private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch, bool durable)
+    private async Task InsertIsolatingAsync(UsageJournal journal, List<UsageRecord> batch, bool durable, bool fresh)
     {
         try
         {
-            await store.InsertAsync(batch, durable);
+            await store.InsertAsync(batch, durable, fresh);
         }
         catch (Exception ex) when (UsageStore.IsRecordFault(ex))
         {
@@ -205,8 +205,8 @@ internal sealed partial class UsageWriter(
             }
 
             var half = batch.Count / 2;
-            await InsertIsolatingAsync(journal, batch.Take(half).ToList(), durable);
-            await InsertIsolatingAsync(journal, batch.Skip(half).ToList(), durable);
+            await InsertIsolatingAsync(journal, batch.Take(half).ToList(), durable, fresh);
+            await InsertIsolatingAsync(journal, batch.Skip(half).ToList(), durable, fresh);
         }
     }
 

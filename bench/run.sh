@@ -64,11 +64,14 @@ step "Starting stubs, the bare proxy and both gateways"
 start stub $STUB STUB_CHUNKS=8 -- "$STUB_DLL"
 start streamstub $STREAM_STUB STUB_CHUNKS=8 STUB_CHUNK_DELAY_MS=20 -- "$STUB_DLL"
 start soakstub $SOAK_STUB STUB_CHUNKS=60 STUB_CHUNK_DELAY_MS=1000 -- "$STUB_DLL"
-start proxy $PROXY BENCH_UPSTREAM=http://127.0.0.1:$STUB BENCH_STREAM_UPSTREAM=http://127.0.0.1:$STREAM_STUB \
+# The measured .NET processes run with glibc's malloc arenas capped, as docs/PRODUCTION.md advises
+# for the gateway (Runtime): the bare proxy too, so that the comparison stays like for like.
+ARENAS=(MALLOC_ARENA_MAX=2)
+start proxy $PROXY "${ARENAS[@]}" BENCH_UPSTREAM=http://127.0.0.1:$STUB BENCH_STREAM_UPSTREAM=http://127.0.0.1:$STREAM_STUB \
   BENCH_SOAK_UPSTREAM=http://127.0.0.1:$SOAK_STUB -- "$PROXY_DLL"
 # The gateway's own directory as its content root, so that it runs with the appsettings.json it
 # ships with, as it does from a container's WORKDIR (the script itself runs from the repository root).
-GATEWAY_ENV=(ASPNETCORE_CONTENTROOT="$PWD/$(dirname "$GATEWAY_DLL")" ASPNETCORE_ENVIRONMENT=Staging Logging__LogLevel__Default=Warning
+GATEWAY_ENV=("${ARENAS[@]}" ASPNETCORE_CONTENTROOT="$PWD/$(dirname "$GATEWAY_DLL")" ASPNETCORE_ENVIRONMENT=Staging Logging__LogLevel__Default=Warning
   JWT_SECRET=bench-jwt-secret-0123456789abcdefghij API_KEY_SECRET=bench-key-secret-0123456789abcdefghij
   ENCRYPTION_KEY=bench-enc-key-0123456789abcdefghijklmn ADMIN_EMAILS=bench-admin@example.com)
 EMBEDDED_ENV=(App__DataDirectory="$SCRATCH/embedded")

@@ -95,7 +95,7 @@ internal sealed class SqliteUsageConnection : IDisposable
             _synced = synced;
         }
 
-        if (fresh && InTransaction(() => InsertNew(rows) && Rollup(rows, inserted: null)))
+        if (fresh && InTransaction(() => InsertAllNew(rows)))
         {
             return rows.Count;
         }
@@ -104,7 +104,8 @@ internal sealed class SqliteUsageConnection : IDisposable
         InTransaction(() =>
         {
             Insert(rows, inserted);
-            return Rollup(rows, inserted);
+            Rollup(rows, inserted);
+            return true;
         });
         return inserted.Count;
     }
@@ -140,15 +141,25 @@ internal sealed class SqliteUsageConnection : IDisposable
         }
     }
 
-    private bool Rollup(IReadOnlyList<UsageLog> rows, HashSet<string>? inserted)
+    /// <summary>Inserts rows taken to be new and rolls them all up; false, with the rollups not written, if a row was stored already.</summary>
+    private bool InsertAllNew(IReadOnlyList<UsageLog> rows)
+    {
+        if (!InsertNew(rows))
+        {
+            return false;
+        }
+
+        Rollup(rows, inserted: null);
+        return true;
+    }
+
+    private void Rollup(IReadOnlyList<UsageLog> rows, HashSet<string>? inserted)
     {
         foreach (var (group, totals) in UsageRollup.Of(rows, inserted))
         {
             BindRollup(group, totals);
             Step(_rollup);
         }
-
-        return true;
     }
 
     /// <summary>

@@ -28,12 +28,15 @@ internal sealed partial class UsageWriter(
     internal static readonly TimeSpan FirstGather = TimeSpan.FromMilliseconds(5);
     internal static readonly TimeSpan DurableInterval = TimeSpan.FromSeconds(1);
 
-    private readonly UsageWriterThread _thread = new();
+    private readonly UsageWriterThread _thread = new(time);
     private UsageJournal? _journal;
     private bool _pending;
     private TimeSpan _delay = FirstRetry;
     private DateTimeOffset _nextAttempt;
     private long _lastWrite;
+
+    // The loop's wait for the queue's next record, kept across a wait that timed out before it came.
+    private Task<bool>? _arrival;
 
     // Since when the database has held commits that are not durable (UsageStore.Durable), whose
     // records the journal therefore keeps; or since the last attempt to make them durable.
@@ -73,7 +76,7 @@ internal sealed partial class UsageWriter(
 
                     continue;
                 }
-                else if (!await reader.WaitToReadAsync(stoppingToken))
+                else if (!await ArrivalAsync(reader, stoppingToken))
                 {
                     break;
                 }
@@ -256,16 +259,27 @@ internal sealed partial class UsageWriter(
             return reader.Count > 0;
         }
 
-        using var timer = new CancellationTokenSource(timeout, time);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
-        try
+        var arrival = _arrival ??= reader.WaitToReadAsync(stoppingToken).AsTask();
+        if (!arrival.IsCompleted)
         {
-            return await reader.WaitToReadAsync(wait.Token);
+            await Task.WhenAny(arrival, _thread.SleepAsync(timeout, stoppingToken));
+            _thread.EndSleep();
+            stoppingToken.ThrowIfCancellationRequested();
+            if (!arrival.IsCompleted)
+            {
+                return false;
+            }
         }
-        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-        {
-            return false;
-        }
+
+        return await ArrivalAsync(reader, stoppingToken);
+    }
+
+    /// <summary>Waits for the queue's next record (true) or its completion (false).</summary>
+    private Task<bool> ArrivalAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, CancellationToken stoppingToken)
+    {
+        var arrival = _arrival ?? reader.WaitToReadAsync(stoppingToken).AsTask();
+        _arrival = null;
+        return arrival;
     }
 
     /// <summary>
@@ -286,7 +300,7 @@ internal sealed partial class UsageWriter(
 
         if (reader.Count < BatchSize)
         {
-            await Task.Delay(wait, time, stoppingToken);
+            await _thread.SleepAsync(wait, stoppingToken);
         }
 
         _lastWrite = time.GetTimestamp();

@@ -5,6 +5,11 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// the loop resumes here. The loop blocks on purpose (the journal's fsync, SQLite's synchronous
 /// calls, its WAL commits and checkpoints); on the thread pool of a two-core replica each of those
 /// milliseconds was a pool thread that requests queued behind, which showed as p99 latency.
+/// <para>
+/// The loop's waits (a batch gathering, the durable interval) are kept by this thread too
+/// (<see cref="SleepAsync"/>): a runtime timer woke its own thread, then a pool thread for the
+/// callback, then this one, three to four wake-ups per batch where this is one.
+/// </para>
 /// </summary>
 internal sealed class UsageWriterThread : TaskScheduler, IDisposable
 {
@@ -13,19 +18,73 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     // of this thread's CPU, taken from the request threads on two cores. Monitor.Wait sleeps at once.
     private readonly Queue<Task> _tasks = new();
     private readonly Thread _thread;
+    private readonly TimeProvider _time;
+    private Sleep? _sleep;
+    private long _sleepUntil;
     private bool _closed;
 
-    public UsageWriterThread()
+    public UsageWriterThread(TimeProvider time)
     {
+        _time = time;
         _thread = new Thread(Run) { IsBackground = true, Name = "Usage writer" };
         _thread.Start();
     }
+
+    private const double LongestWaitMs = 60_000;
 
     public override int MaximumConcurrencyLevel => 1;
 
     /// <summary>Runs <paramref name="loop"/> on this thread; its awaits come back to it.</summary>
     public Task RunAsync(Func<Task> loop) =>
         Task.Factory.StartNew(loop, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this).Unwrap();
+
+    /// <summary>
+    /// Completes, on this thread, once <paramref name="duration"/> has passed on the host's clock, or
+    /// when <see cref="EndSleep"/> is called; cancelled with <paramref name="cancellationToken"/>.
+    /// Only the loop calls it, one sleep at a time.
+    /// </summary>
+    public Task SleepAsync(TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var sleep = new Sleep();
+        lock (_tasks)
+        {
+            _sleep = sleep;
+            _sleepUntil = _time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency);
+        }
+
+        sleep.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((UsageWriterThread)state!).Wake(token), this);
+        if (_time != TimeProvider.System)
+        {
+            // Another clock (a test's) moves by itself, not with real time: its timer tells this
+            // thread when the sleep is over. The system clock needs none; this thread's wait is the timer.
+            sleep.Timer = _time.CreateTimer(static state => ((UsageWriterThread)state!).Pulse(), this, duration, Timeout.InfiniteTimeSpan);
+        }
+
+        return sleep.Task;
+    }
+
+    /// <summary>Ends the current sleep early (what it waited for came first), so that this thread does not wake for it.</summary>
+    public void EndSleep() => Wake(CancellationToken.None);
+
+    private void Wake(CancellationToken cancelled)
+    {
+        Sleep? sleep;
+        lock (_tasks)
+        {
+            sleep = _sleep;
+            _sleep = null;
+        }
+
+        sleep?.Wake(cancelled);
+    }
+
+    private void Pulse()
+    {
+        lock (_tasks)
+        {
+            Monitor.Pulse(_tasks);
+        }
+    }
 
     public void Dispose()
     {
@@ -68,23 +127,68 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     {
         while (true)
         {
-            Task task;
+            Task? task = null;
+            Sleep? woken = null;
             lock (_tasks)
             {
-                while (_tasks.Count == 0)
+                while (_tasks.Count == 0 && woken is null)
                 {
                     if (_closed)
                     {
                         return;
                     }
 
-                    Monitor.Wait(_tasks);
+                    if (_sleep is null)
+                    {
+                        Monitor.Wait(_tasks);
+                    }
+                    else if (_time.GetElapsedTime(_time.GetTimestamp(), _sleepUntil) is var left && left > TimeSpan.Zero)
+                    {
+                        // Whole milliseconds, rounded up: rounded down, the last fraction was spent spinning.
+                        Monitor.Wait(_tasks, (int)Math.Ceiling(Math.Min(left.TotalMilliseconds, LongestWaitMs)));
+                    }
+                    else
+                    {
+                        woken = _sleep;
+                        _sleep = null;
+                    }
                 }
 
-                task = _tasks.Dequeue();
+                if (woken is null)
+                {
+                    task = _tasks.Dequeue();
+                }
             }
 
-            TryExecuteTask(task);
+            if (woken is not null)
+            {
+                woken.Wake(CancellationToken.None);
+            }
+            else
+            {
+                TryExecuteTask(task!);
+            }
+        }
+    }
+
+    private sealed class Sleep : TaskCompletionSource
+    {
+        public CancellationTokenRegistration Registration { get; set; }
+
+        public ITimer? Timer { get; set; }
+
+        public void Wake(CancellationToken cancelled)
+        {
+            Registration.Dispose();
+            Timer?.Dispose();
+            if (cancelled.IsCancellationRequested)
+            {
+                TrySetCanceled(cancelled);
+            }
+            else
+            {
+                TrySetResult();
+            }
         }
     }
 }

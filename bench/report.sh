@@ -3,14 +3,15 @@
 # of the rounds per target, ratios to the bare proxy and to the direct stub, and the usage check.
 set -euo pipefail
 RESULTS=$1
+# The warm-up round (run.sh) is reported round by round but left out of the medians.
 median() { # target metric
-  awk -F'\t' -v t="$1" -v m="$2" '$1 == t && $2 == m && $4 != "" {print $4}' "$RESULTS" | sort -g |
+  awk -F'\t' -v t="$1" -v m="$2" '$1 == t && $2 == m && $3 != "warm-up" && $4 != "" {print $4}' "$RESULTS" | sort -g |
     awk '{v[NR] = $1} END {if (NR == 0) print "–"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "–" || b == "–" || b == 0) print "–"; else printf "%.2f", a / b}'; }
 diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "–" || b == "–") print "–"; else printf "%+.3f", a - b}'; }
 
-echo "## Results ($(date -u +%Y-%m-%d), medians of $(awk -F'\t' '$2 == "rps" {print $3}' "$RESULTS" | sort -u | wc -l) interleaved rounds)"
+echo "## Results ($(date -u +%Y-%m-%d), medians of $(awk -F'\t' '$2 == "rps" && $3 != "warm-up" {print $3}' "$RESULTS" | sort -u | wc -l) interleaved rounds)"
 echo
 echo "| Measure | direct stub | bare proxy (YARP) | BluesMinds embedded | BluesMinds PostgreSQL + Redis | embedded ÷ bare | PG+Redis ÷ bare | embedded ÷ direct |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -49,7 +50,7 @@ echo
 echo "| round | embedded requests/s | embedded CPU per request | PG+Redis requests/s | embedded p99 at 500/s | embedded first byte | embedded peak RSS MB (anonymous, file-backed, shared after the round's 64-connection run) |"
 echo "|---|---|---|---|---|---|---|"
 for r in $(awk -F'\t' '$2 == "rps" {print $3}' "$RESULTS" | sort -un); do
-  echo "| $r | $(ratio "$(value embedded rps "$r")" "$(value bare rps "$r")") | $(ratio "$(value embedded cpu_us_per_request "$r")" "$(value bare cpu_us_per_request "$r")") | $(ratio "$(value shared rps "$r")" "$(value bare rps "$r")") | $(diff_ms "$(value embedded at500_p99_ms "$r")" "$(value bare at500_p99_ms "$r")") ms | $(diff_ms "$(value embedded stream_ttfb_p50_ms "$r")" "$(value bare stream_ttfb_p50_ms "$r")") ms | $(value embedded rss_peak_mb "$r") ($(value embedded rss_anon_mb "$r"), $(value embedded rss_file_mb "$r"), $(value embedded rss_shmem_mb "$r")) |"
+  echo "| ${r/warm-up/warm-up (not in the medians)} | $(ratio "$(value embedded rps "$r")" "$(value bare rps "$r")") | $(ratio "$(value embedded cpu_us_per_request "$r")" "$(value bare cpu_us_per_request "$r")") | $(ratio "$(value shared rps "$r")" "$(value bare rps "$r")") | $(diff_ms "$(value embedded at500_p99_ms "$r")" "$(value bare at500_p99_ms "$r")") ms | $(diff_ms "$(value embedded stream_ttfb_p50_ms "$r")" "$(value bare stream_ttfb_p50_ms "$r")") ms | $(value embedded rss_peak_mb "$r") ($(value embedded rss_anon_mb "$r"), $(value embedded rss_file_mb "$r"), $(value embedded rss_shmem_mb "$r")) |"
 done
 echo
 windows=$(awk -F'\t' '$2 == "warmup_cpu_us" {print $3}' "$RESULTS" | sort -n | tail -1)

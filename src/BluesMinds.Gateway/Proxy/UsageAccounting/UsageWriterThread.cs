@@ -13,6 +13,8 @@ namespace BluesMinds.Gateway.Proxy.UsageAccounting;
 /// </summary>
 internal sealed class UsageWriterThread : TaskScheduler, IDisposable
 {
+    private const double LongestWaitMs = 60_000;
+
     // A plain monitor, not a BlockingCollection: the loop goes idle between every two batches, and
     // BlockingCollection's semaphore spun (sched_yield) each time before it slept, which was a sixth
     // of this thread's CPU, taken from the request threads on two cores. Monitor.Wait sleeps at once.
@@ -20,7 +22,6 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     private readonly Thread _thread;
     private readonly TimeProvider _time;
     private Sleep? _sleep;
-    private long _sleepUntil;
     private bool _closed;
 
     public UsageWriterThread(TimeProvider time)
@@ -29,8 +30,6 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "Usage writer" };
         _thread.Start();
     }
-
-    private const double LongestWaitMs = 60_000;
 
     public override int MaximumConcurrencyLevel => 1;
 
@@ -45,11 +44,10 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     /// </summary>
     public Task SleepAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
-        var sleep = new Sleep();
+        var sleep = new Sleep(_time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency));
         lock (_tasks)
         {
             _sleep = sleep;
-            _sleepUntil = _time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency);
         }
 
         sleep.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((UsageWriterThread)state!).Wake(token), this);
@@ -142,7 +140,7 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
                     {
                         Monitor.Wait(_tasks);
                     }
-                    else if (_time.GetElapsedTime(_time.GetTimestamp(), _sleepUntil) is var left && left > TimeSpan.Zero)
+                    else if (_time.GetElapsedTime(_time.GetTimestamp(), _sleep.Until) is var left && left > TimeSpan.Zero)
                     {
                         // Whole milliseconds, rounded up: rounded down, the last fraction was spent spinning.
                         Monitor.Wait(_tasks, (int)Math.Ceiling(Math.Min(left.TotalMilliseconds, LongestWaitMs)));
@@ -171,8 +169,11 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
         }
     }
 
-    private sealed class Sleep : TaskCompletionSource
+    /// <summary>A sleep until <see cref="Until"/>, a timestamp of the host's clock.</summary>
+    private sealed class Sleep(long until) : TaskCompletionSource
     {
+        public long Until { get; } = until;
+
         public CancellationTokenRegistration Registration { get; set; }
 
         public ITimer? Timer { get; set; }

@@ -11,6 +11,8 @@ namespace BluesMinds.Gateway.IntegrationTests.Usage;
 /// Requests that finish together after an idle spell are written as one batch: the writer waits a
 /// little after the first record instead of writing it alone. A batch is seen whole in the journal
 /// while its insert waits for a lock the test holds; the clock is the test's, so no timing decides.
+/// Once its window has run out, a batch waits a little longer for the next request to finish, so
+/// that it is written in the gap after a request rather than while one is on its way.
 /// </summary>
 public sealed class UsageBatchGatheringTests
 {
@@ -43,6 +45,9 @@ public sealed class UsageBatchGatheringTests
             }
 
             time.Advance(UsageWriter.FirstGather);
+            await WaitForNextRecordWaitAsync(queue);
+            // No request finishes meanwhile: the batch goes when that wait runs out.
+            time.Advance(UsageWriter.NextRecordWait);
             // The writer now holds the batch in its insert, behind the test's lock: the journal shows
             // exactly what the batch took.
             var journal = await WaitForJournalAsync(database, [.. burst.Select(r => r.RequestId)]);
@@ -54,4 +59,43 @@ public sealed class UsageBatchGatheringTests
         Assert.Equal(burst.Count + 1, rows.Count);
         AssertExactlyOnce(rows, burst.Select(r => r.RequestId));
     }
+
+    [Fact]
+    public async Task A_batch_whose_window_ran_out_goes_with_the_next_request_to_finish()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = new GatewayApp(database, Settings(), services: s => s.AddSingleton<TimeProvider>(time));
+        await StartAsync(app);
+        var queue = app.Services.GetRequiredService<UsageQueue>();
+
+        var warmUp = QueuedRecord("warm-up");
+        await queue.EnqueueAsync(warmUp);
+        await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId]);
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var first = QueuedRecord("first");
+        var next = QueuedRecord("next");
+        await using (await HoldUsageWriteLockAsync(database))
+        {
+            await queue.EnqueueAsync(first);
+            // Time for the writer to begin gathering before the clock moves past it.
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            time.Advance(UsageWriter.FirstGather);
+            await WaitForNextRecordWaitAsync(queue);
+            Assert.DoesNotContain(first.RequestId, await ReadJournalAsync(database), StringComparison.Ordinal);
+
+            // The clock stands still: only the next record ends the wait, and it joins the batch.
+            await queue.EnqueueAsync(next);
+            await WaitForJournalAsync(database, [first.RequestId, next.RequestId]);
+            Assert.False(queue.WaitsForNextRecord);
+        }
+
+        var rows = await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId, first.RequestId, next.RequestId]);
+        Assert.Equal(3, rows.Count);
+        AssertExactlyOnce(rows, [first.RequestId, next.RequestId]);
+    }
+
+    private static async Task WaitForNextRecordWaitAsync(UsageQueue queue) =>
+        Assert.True(await EventuallyAsync(() => Task.FromResult(queue.WaitsForNextRecord), TimeSpan.FromSeconds(10)), "the writer never waited for the next record");
 }

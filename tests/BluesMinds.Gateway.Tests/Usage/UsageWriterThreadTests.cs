@@ -139,4 +139,29 @@ public sealed class UsageWriterThreadTests
         var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
         Assert.Equal(stopping.Token, cancelled.CancellationToken);
     }
+
+    [Fact]
+    public async Task EndingASleepThatIsOver_LeavesTheNextSleepAlone()
+    {
+        using var thread = new UsageWriterThread(new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var first = Task.CompletedTask;
+        var second = Task.CompletedTask;
+        var loop = thread.RunAsync(async () =>
+        {
+            first = thread.SleepAsync(TimeSpan.FromHours(1), TestContext.Current.CancellationToken);
+            thread.EndSleep(first);
+            await first;
+            second = thread.SleepAsync(TimeSpan.FromHours(1), TestContext.Current.CancellationToken);
+
+            // Late, from another thread: the first sleep's waker must not end the second.
+            await Task.Run(() => thread.EndSleep(first), TestContext.Current.CancellationToken);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            Assert.False(second.IsCompleted, "a late waker of the first sleep ended the second");
+            thread.EndSleep(second);
+            await second;
+        });
+
+        await loop.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(second.IsCompletedSuccessfully);
+    }
 }

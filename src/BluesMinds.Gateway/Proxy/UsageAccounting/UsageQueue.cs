@@ -17,8 +17,29 @@ internal sealed class UsageQueue
         SingleWriter = false,
     });
 
+    // Set while the writer waits for the next request to finish (UsageWriter.NextRecordAsync).
+    private Action? _nextRecord;
+
     public ChannelReader<UsageRecord> Reader => _channel.Reader;
 
-    public ValueTask EnqueueAsync(UsageRecord record) =>
-        _channel.Writer.TryWrite(record) ? ValueTask.CompletedTask : _channel.Writer.WriteAsync(record, CancellationToken.None);
+    /// <summary>True while a callback waits for the next record.</summary>
+    public bool WaitsForNextRecord => Volatile.Read(ref _nextRecord) is not null;
+
+    /// <summary>Calls <paramref name="callback"/> once, on the thread that queues the next record; null withdraws it.</summary>
+    public void OnNextRecord(Action? callback) => Volatile.Write(ref _nextRecord, callback);
+
+    public ValueTask EnqueueAsync(UsageRecord record)
+    {
+        if (!_channel.Writer.TryWrite(record))
+        {
+            return _channel.Writer.WriteAsync(record, CancellationToken.None);
+        }
+
+        if (Volatile.Read(ref _nextRecord) is not null)
+        {
+            Interlocked.Exchange(ref _nextRecord, null)?.Invoke();
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }

@@ -39,7 +39,7 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
 
     /// <summary>
     /// Completes, on this thread, once <paramref name="duration"/> has passed on the host's clock, or
-    /// when <see cref="EndSleep"/> is called; cancelled with <paramref name="cancellationToken"/>.
+    /// when <see cref="EndSleep()"/> is called; cancelled with <paramref name="cancellationToken"/>.
     /// Only the loop calls it, one sleep at a time.
     /// </summary>
     public Task SleepAsync(TimeSpan duration, CancellationToken cancellationToken)
@@ -64,12 +64,20 @@ internal sealed class UsageWriterThread : TaskScheduler, IDisposable
     /// <summary>Ends the current sleep early (what it waited for came first), so that this thread does not wake for it.</summary>
     public void EndSleep() => Wake(CancellationToken.None);
 
-    private void Wake(CancellationToken cancelled)
+    /// <summary>Ends <paramref name="sleep"/> early if it is still the current one; from any thread.</summary>
+    public void EndSleep(Task sleep) => Wake(CancellationToken.None, sleep);
+
+    private void Wake(CancellationToken cancelled, Task? only = null)
     {
         Sleep? sleep;
         lock (_tasks)
         {
             sleep = _sleep;
+            if (only is not null && sleep?.Task != only)
+            {
+                return;
+            }
+
             _sleep = null;
         }
 

@@ -31,7 +31,7 @@ public sealed class UsageBatchGatheringTests
         await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId]);
 
         // Idle for longer than the batch window: the next record starts a batch of its own.
-        time.Advance(TimeSpan.FromSeconds(1));
+        await IdleUntilTheJournalIsEmptyAsync(database, time);
         var burst = Enumerable.Range(1, 8).Select(i => QueuedRecord($"burst-{i}")).ToList();
         await using (await HoldUsageWriteLockAsync(database))
         {
@@ -72,7 +72,7 @@ public sealed class UsageBatchGatheringTests
         var warmUp = QueuedRecord("warm-up");
         await queue.EnqueueAsync(warmUp);
         await WaitForRowsAsync(database, time, UsageWriter.BatchWindow, [warmUp.RequestId]);
-        time.Advance(TimeSpan.FromSeconds(1));
+        await IdleUntilTheJournalIsEmptyAsync(database, time);
 
         var first = QueuedRecord("first");
         var next = QueuedRecord("next");
@@ -98,4 +98,16 @@ public sealed class UsageBatchGatheringTests
 
     private static async Task WaitForNextRecordWaitAsync(UsageQueue queue) =>
         Assert.True(await EventuallyAsync(() => Task.FromResult(queue.WaitsForNextRecord), TimeSpan.FromSeconds(10)), "the writer never waited for the next record");
+
+    /// <summary>
+    /// An idle spell on the test's clock, long enough for the warm-up's durable point (on SQLite the
+    /// journal keeps a batch until then). One step of a second could come before the writer began
+    /// waiting for that point, and be lost to it.
+    /// </summary>
+    private static async Task IdleUntilTheJournalIsEmptyAsync(TestDatabase database, FakeTimeProvider time) =>
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            return (await ReadJournalAsync(database)).Length == 0;
+        }, TimeSpan.FromSeconds(10)), "the journal was never emptied");
 }

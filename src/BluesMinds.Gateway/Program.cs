@@ -21,6 +21,7 @@ var command = args.FirstOrDefault() == MigrateCommand.Name ? MigrateCommand.Name
 var builder = WebApplication.CreateBuilder(command is null ? args : args[1..]);
 
 var developmentSecrets = builder.AddGatewayConfiguration();
+InlineSocketIo.Configure(builder);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddGatewaySettings(builder.Configuration);
 builder.AddGatewayLogging();

@@ -15,6 +15,7 @@ internal sealed class Startup(WebApplication app, DevelopmentSecretsOutcome deve
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BluesMinds.Gateway.Startup");
         var target = app.Services.GetRequiredService<DatabaseTarget>();
         Log.Starting(logger, GatewayVersion.Current, app.Environment.EnvironmentName, target.Description);
+        Log.InlineSocketIo(logger, Http.InlineSocketIo.Enabled);
 
         if (developmentSecrets is DevelopmentSecretsOutcome.Generated or DevelopmentSecretsOutcome.Reused)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Settings;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 using BluesMinds.Gateway.Proxy.Forwarding;
@@ -53,6 +54,12 @@ internal sealed class ProxyPipeline(
     IOptions<AppOptions> app,
     TimeProvider time)
 {
+    /// <summary>
+    /// Bodies up to this size are counted on the thread that read them (typical chat requests are a
+    /// few kilobytes; the hand-off costs microseconds, a 16 KiB count a few hundred).
+    /// </summary>
+    internal const int InlineBodyBytes = 16 * 1024;
+
     public async Task HandleAsync(HttpContext http, ProxyOperation operation)
     {
         // [1] Key auth: nothing else happens for a caller we do not know.
@@ -84,6 +91,11 @@ internal sealed class ProxyPipeline(
             }
 
             context.Usage.ModelRequested = context.Peek!.Model;
+            if (context.Body.Length > InlineBodyBytes)
+            {
+                // The prompt count and any rewrite of the body grow with it: not on a socket thread.
+                await InlineSocketIo.LeaveAsync();
+            }
 
             // [3] Limits: requests, concurrency, and prompt plus max_tokens reserved against the
             // per-minute tokens and the monthly quota, all in one atomic step.
@@ -129,6 +141,12 @@ internal sealed class ProxyPipeline(
         {
             // [6] Usage: exactly one record per authenticated request, whatever happened above,
             // and the reservation settled to it.
+            if (usage is { Usage: null } && context.Usage.ServerId is not null)
+            {
+                // The upstream reported no usage: the tokens are counted here, off the socket thread.
+                await InlineSocketIo.LeaveAsync();
+            }
+
             Account(context, usage);
             usage?.Dispose();
             await LimitGate.SettleAsync(context, context.Usage);

@@ -1,3 +1,4 @@
+using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Settings;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -28,6 +29,9 @@ internal sealed class SmtpEmailSender(IOptions<EmailOptions> options) : IEmailSe
 
         await client.SendAsync(message, cancellationToken);
         await client.DisconnectAsync(quit: true, cancellationToken);
+
+        // The caller goes on to its database writes: on the pool, not the socket thread that read the reply.
+        await InlineSocketIo.LeaveAsync();
     }
 }
 

@@ -15,6 +15,7 @@ internal static class EnvironmentVariableNames
         ("APP_URL", "App:Url"),
         ("TRUSTED_PROXIES", "App:TrustedProxies"),
         ("MAX_REQUEST_BODY_BYTES", "App:MaxRequestBodyBytes"),
+        ("INLINE_SOCKET_IO", "App:InlineSocketIo"),
         ("JWT_SECRET", "Security:JwtSecret"),
         ("API_KEY_SECRET", "Security:ApiKeySecret"),
         ("ENCRYPTION_KEY", "Security:EncryptionKey"),

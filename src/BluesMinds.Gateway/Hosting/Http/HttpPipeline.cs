@@ -105,6 +105,13 @@ internal static class HttpPipeline
 
     public static WebApplication UseGatewayHttp(this WebApplication app)
     {
+        if (InlineSocketIo.Enabled)
+        {
+            // Only the gateway's routes run on the socket thread that read them: the others read
+            // the database (SQLite blocks), hash passwords and render pages.
+            app.Use(static (context, next) => ApiKeyEndpoint.Matches(context) ? next(context) : OnPoolAsync(context, next));
+        }
+
         // Without a trusted proxy the middleware could only ever ignore the headers: skip it.
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AppOptions>>().Value.TrustedProxyList().Count > 0)
         {
@@ -142,6 +149,12 @@ internal static class HttpPipeline
         // for every request, browser or not, before it looked for the header.
         app.UseWhen(c => c.Request.Headers.Origin.Count > 0, b => b.UseCors(CorsPolicy));
         return app;
+    }
+
+    private static async Task OnPoolAsync(HttpContext context, RequestDelegate next)
+    {
+        await InlineSocketIo.LeaveAsync();
+        await next(context);
     }
 
     private static string StatusDetail(HttpContext context) => context.Response.StatusCode switch

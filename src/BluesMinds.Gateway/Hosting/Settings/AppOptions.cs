@@ -19,6 +19,12 @@ internal sealed class AppOptions
     /// <summary><c>MAX_REQUEST_BODY_BYTES</c>: larger bodies get 413 before they are read.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// <c>INLINE_SOCKET_IO</c>: serve the gateway's routes on the socket threads (see
+    /// <see cref="Http.InlineSocketIo"/>); unset, on with the embedded database and off with PostgreSQL.
+    /// </summary>
+    public bool? InlineSocketIo { get; set; }
+
     public static string ResolveDataDirectory(string? configured, string contentRoot) =>
         Path.GetFullPath(string.IsNullOrWhiteSpace(configured) ? "data" : configured, contentRoot);
 

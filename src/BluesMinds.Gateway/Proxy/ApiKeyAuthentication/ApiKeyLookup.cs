@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
+using BluesMinds.Gateway.Hosting.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -156,6 +157,8 @@ internal sealed partial class ApiKeyLookup(
 
     private async Task<Entry> LoadAsync(KeyHash cacheKey, byte[] hash, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        // A database read (SQLite's blocks): never on a socket thread.
+        await InlineSocketIo.LeaveAsync();
         var generation = Interlocked.Read(ref _generation);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<GatewayDbContext>();

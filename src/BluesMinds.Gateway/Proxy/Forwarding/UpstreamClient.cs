@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Proxy.ModelRouting;
 using Microsoft.Extensions.Options;
 
@@ -41,8 +42,15 @@ internal sealed class UpstreamClient : IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         Authorize(request, server);
-        using var response = await _invoker.SendAsync(request, cancellationToken);
-        return (int)response.StatusCode;
+        int status;
+        using (var response = await _invoker.SendAsync(request, cancellationToken))
+        {
+            status = (int)response.StatusCode;
+        }
+
+        // The caller goes on to record the answer: on the pool, not the socket thread that read it.
+        await InlineSocketIo.LeaveAsync();
+        return status;
     }
 
     public static void Authorize(HttpRequestMessage request, UpstreamServer server)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using BluesMinds.Gateway.Data;
 using BluesMinds.Gateway.Data.Entities;
+using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Settings;
 using BluesMinds.Gateway.Proxy.ApiKeyAuthentication;
 using Microsoft.EntityFrameworkCore;
@@ -85,6 +86,8 @@ internal sealed partial class LimitPolicySource(
 
     private async Task<LimitPolicy?> LoadAsync(ResolvedApiKey key)
     {
+        // A database read (SQLite's blocks): never on a socket thread.
+        await InlineSocketIo.LeaveAsync();
         try
         {
             var policy = await ReadAsync(key);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using BluesMinds.Gateway.Data;
+using BluesMinds.Gateway.Hosting.Http;
 using BluesMinds.Gateway.Hosting.Redis;
 using BluesMinds.Gateway.Hosting.Security;
 using Microsoft.EntityFrameworkCore;
@@ -32,6 +33,8 @@ internal sealed partial class RoutingTableSource(
 
     public async Task<RoutingTable> ReloadAsync(CancellationToken cancellationToken)
     {
+        // A database read (SQLite's blocks): never on a socket thread.
+        await InlineSocketIo.LeaveAsync();
         await _reload.WaitAsync(cancellationToken);
         try
         {

@@ -141,13 +141,7 @@ internal sealed class ProxyPipeline(
         {
             // [6] Usage: exactly one record per authenticated request, whatever happened above,
             // and the reservation settled to it.
-            if (usage is { Usage: null } && context.Usage.ServerId is not null)
-            {
-                // The upstream reported no usage: the tokens are counted here, off the socket thread.
-                await InlineSocketIo.LeaveAsync();
-            }
-
-            Account(context, usage);
+            await AccountAsync(context, usage);
             usage?.Dispose();
             await LimitGate.SettleAsync(context, context.Usage);
             await usageQueue.EnqueueAsync(context.Usage);
@@ -258,14 +252,7 @@ internal sealed class ProxyPipeline(
     }
 
     /// <summary>Final token counts (the upstream's own when it reported them, otherwise counted here and flagged) and their cost.</summary>
-    private void Account(ProxyContext context, UsageReader? usage)
-    {
-        CountTokens(context, usage);
-        var record = context.Usage;
-        record.CostMicros = prices.CostMicros(record);
-    }
-
-    private void CountTokens(ProxyContext context, UsageReader? usage)
+    private async ValueTask AccountAsync(ProxyContext context, UsageReader? usage)
     {
         var record = context.Usage;
         record.LatencyMs = context.ElapsedMs;
@@ -280,15 +267,22 @@ internal sealed class ProxyPipeline(
             record.CompletionTokens = reported.CompletionTokens;
             record.CachedTokens = reported.CachedTokens;
             record.TotalTokens = reported.TotalTokens;
-            return;
         }
-
-        // Nothing reached an upstream, or it answered with an error: nothing to count.
-        if (usage is null || record.ServerId is null || record.StatusCode is >= 400 and not 499)
+        else if (usage is not null && record.ServerId is not null && record.StatusCode is < 400 or 499)
         {
-            return;
+            // An upstream answered without reporting usage: counted here, and off the socket
+            // thread, since the count grows with the prompt and the completion.
+            await InlineSocketIo.LeaveAsync();
+            CountTokens(context, usage);
         }
 
+        // Otherwise nothing reached an upstream, or it answered with an error: nothing to count.
+        record.CostMicros = prices.CostMicros(record);
+    }
+
+    private void CountTokens(ProxyContext context, UsageReader usage)
+    {
+        var record = context.Usage;
         var body = context.Body.Span;
         record.TokensEstimated = true;
         if (context.Operation == ProxyOperation.Embeddings)

@@ -66,7 +66,7 @@ public sealed class InlineSocketIoProcessTests
     [Theory]
     [InlineData("INLINE_SOCKET_IO", "false")]
     [InlineData("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "0")]
-    public async Task TurnedOff_ServesOnThePool(string variable, string value)
+    public async Task TurnedOff_SaysSoAndStillServes(string variable, string value)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         var environment = Development();

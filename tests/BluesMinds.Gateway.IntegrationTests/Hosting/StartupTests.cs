@@ -93,6 +93,25 @@ public sealed class StartupTests
         Assert.DoesNotContain("Leak-Me-Not-77", gateway.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("INLINE_SOCKET_IO", "sometimes", "'App:InlineSocketIo'")]
+    [InlineData("MAX_REQUEST_BODY_BYTES", "lots", "'App:MaxRequestBodyBytes'")]
+    [InlineData("DATABASE_MIGRATE_ON_STARTUP", "maybe", "'Database:MigrateOnStartup'")]
+    public async Task ValueOfTheWrongType_RefusesToStartWithAClearMessage(string variable, string value, string expected)
+    {
+        // Read while the host is still being built, too: that read must not crash with a stack trace.
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var environment = ValidProduction(database);
+        environment[variable] = value;
+
+        await using var gateway = GatewayProcess.Start(database.Directory, environment);
+
+        Assert.Equal(1, await gateway.WaitForExitAsync(Timeout));
+        Assert.Contains("cannot start (Production): the configuration has 1 problem(s)", gateway.Output, StringComparison.Ordinal);
+        Assert.Contains(expected, gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", gateway.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UnreachableDatabase_WithMigrateOnStartup_ExitsNonZeroAfterRetryingWithoutThePassword()
     {

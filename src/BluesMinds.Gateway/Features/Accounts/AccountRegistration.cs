@@ -1,6 +1,7 @@
 using BluesMinds.Gateway.Features.Accounts.Sessions;
 using BluesMinds.Gateway.Features.Audit;
 using BluesMinds.Gateway.Features.Email;
+using BluesMinds.Gateway.Hosting.Settings;
 
 namespace BluesMinds.Gateway.Features.Accounts;
 
@@ -22,7 +23,7 @@ internal static class AccountRegistration
 
         services.AddOptions<EmailOptions>().Bind(builder.Configuration.GetSection(EmailOptions.Section)).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<EmailOptions>, EmailOptionsValidator>();
-        var email = builder.Configuration.GetSection(EmailOptions.Section).Get<EmailOptions>() ?? new EmailOptions();
+        var email = builder.Configuration.BindOrDefault<EmailOptions>(EmailOptions.Section) ?? new EmailOptions();
         if (email.UsesSmtp)
         {
             services.AddSingleton<IEmailSender, SmtpEmailSender>();

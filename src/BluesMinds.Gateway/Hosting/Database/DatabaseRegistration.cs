@@ -8,7 +8,7 @@ internal static class DatabaseRegistration
 {
     public static WebApplicationBuilder AddGatewayDatabase(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var options = builder.Configuration.BindOrDefault<DatabaseOptions>(DatabaseOptions.Section) ?? new DatabaseOptions();
         var dataDirectory = AppOptions.ResolveDataDirectory(builder.Configuration["App:DataDirectory"], builder.Environment.ContentRootPath);
 
         string connectionString;

@@ -16,8 +16,8 @@ internal static class HttpPipeline
     public static WebApplicationBuilder AddGatewayHttp(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        var app = builder.Configuration.GetSection(AppOptions.Section).Get<AppOptions>() ?? new AppOptions();
-        var security = builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new SecurityOptions();
+        var app = builder.Configuration.BindOrDefault<AppOptions>(AppOptions.Section) ?? new AppOptions();
+        var security = builder.Configuration.BindOrDefault<SecurityOptions>(SecurityOptions.Section) ?? new SecurityOptions();
 
         // The default address applies only when the operator named none. As "Urls" in appsettings.json
         // it beat ASPNETCORE_URLS and ASPNETCORE_HTTP_PORTS (app configuration overrides the host's),

@@ -32,8 +32,8 @@ internal static class InlineSocketIo
     /// </summary>
     public static void Configure(WebApplicationBuilder builder)
     {
-        var setting = builder.Configuration.GetValue<bool?>($"{AppOptions.Section}:{nameof(AppOptions.InlineSocketIo)}");
-        var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var setting = builder.Configuration.BindOrDefault<AppOptions>(AppOptions.Section)?.InlineSocketIo;
+        var database = builder.Configuration.BindOrDefault<DatabaseOptions>(DatabaseOptions.Section) ?? new DatabaseOptions();
         database.TryGetProvider(out var provider);
         var runtime = Environment.GetEnvironmentVariable(RuntimeVariable);
         Enabled = Decide(setting, runtime, provider);

@@ -7,7 +7,7 @@ internal static class RedisRegistration
 {
     public static WebApplicationBuilder AddGatewayRedis(this WebApplicationBuilder builder)
     {
-        var redis = builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>();
+        var redis = builder.Configuration.BindOrDefault<RedisOptions>(RedisOptions.Section);
         if (redis?.IsConfigured == true)
         {
             builder.Services.AddSingleton<RedisConnection>();

@@ -79,6 +79,7 @@ public sealed class StartupTests
     [InlineData("Postgres", "mysql://gateway:Leak-Me-Not-77@db/x", "DATABASE_URL has scheme 'mysql'")]
     [InlineData("Postgres", "", "DATABASE_URL is required when Database:Provider is Postgres.")]
     [InlineData("Oracle", "", "Database:Provider 'Oracle' is not supported; use Sqlite or Postgres.")]
+    [InlineData("Sqlite", "postgres://gateway:Leak-Me-Not-77@db.internal/gateway", "DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite")]
     public async Task BadDatabaseSetting_RefusesToStartWithAClearMessage(string provider, string url, string expected)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
@@ -91,6 +92,28 @@ public sealed class StartupTests
         Assert.NotEqual(0, await gateway.WaitForExitAsync(Timeout));
         Assert.Contains(expected, gateway.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Leak-Me-Not-77", gateway.Output, StringComparison.Ordinal);
+        // No SQLite file was made from the URL (a folder "postgres:" holding the password in its path).
+        Assert.Empty(Directory.GetDirectories(database.Directory, "postgres*"));
+    }
+
+    [Fact]
+    public async Task PostgresUrlWithoutAProvider_IsServedByPostgres()
+    {
+        // The database is unreachable on purpose: the message names PostgreSQL, so that is what the
+        // gateway tried, and no SQLite file was made from the URL instead.
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var environment = ValidProduction(database);
+        environment["DATABASE_PROVIDER"] = null;
+        environment["DATABASE_URL"] = "postgres://gateway:Leak-Me-Not-77@127.0.0.1:1/gateway?timeout=1";
+        environment["DATABASE_MIGRATE_ON_STARTUP"] = "true";
+        environment["Database__StartupTimeoutSeconds"] = "1";
+
+        await using var gateway = GatewayProcess.Start(database.Directory, environment);
+
+        Assert.Equal(1, await gateway.WaitForExitAsync(Timeout));
+        Assert.Contains("Could not migrate the database (postgres 127.0.0.1:1/gateway)", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Leak-Me-Not-77", gateway.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(database.Directory, "postgres*"));
     }
 
     [Theory]

@@ -154,6 +154,48 @@ public sealed class ProductionSettingsTests
     }
 
     [Theory]
+    [InlineData("postgres://gateway:pw@db.internal/gateway")]
+    [InlineData("postgresql://gateway:pw@db.internal:5433/gateway")]
+    [InlineData("  POSTGRES://gateway:pw@db.internal/gateway")]
+    public void Database_PostgresUrlWithoutAProvider_MeansPostgres(string url)
+    {
+        var options = new DatabaseOptions { Url = url };
+
+        Assert.True(options.TryGetProvider(out var provider));
+        Assert.Equal(BluesMinds.Gateway.Data.DatabaseProvider.Postgres, provider);
+        Assert.Contains("Host=db.internal", options.ConnectionString(Path.GetTempPath()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("/var/lib/bluesminds/gateway.db")]
+    [InlineData("sqlite:///var/lib/bluesminds/gateway.db")]
+    [InlineData("Data Source=/var/lib/bluesminds/gateway.db")]
+    public void Database_NoProviderAndNoPostgresUrl_MeansSqlite(string? url)
+    {
+        var options = new DatabaseOptions { Url = url };
+
+        Assert.True(options.TryGetProvider(out var provider));
+        Assert.Equal(BluesMinds.Gateway.Data.DatabaseProvider.Sqlite, provider);
+        Assert.EndsWith(url is null ? "bluesminds.db" : "gateway.db", new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(options.ConnectionString(Path.GetTempPath())).DataSource, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("sqlite")]
+    public void Database_SqliteWithAPostgresUrl_IsRefusedWithoutThePassword(string provider)
+    {
+        var validator = new DatabaseOptionsValidator(Microsoft.Extensions.Options.Options.Create(new AppOptions()), TestEnvironment.Development);
+
+        var result = validator.Validate(null, new DatabaseOptions { Provider = provider, Url = "postgres://gateway:Leak-Me-Not-77@db.internal/gateway" });
+
+        Assert.True(result.Failed);
+        var failure = Assert.Single(result.Failures!);
+        Assert.StartsWith("DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("Leak-Me-Not-77", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("redis://:Pa55word@cache.internal:6380/2", "cache.internal:6380", 2, true)]
     [InlineData("rediss://default:Pa55word@cache.internal", "cache.internal:6379", null, true)]
     [InlineData("cache.internal:6379,password=Pa55word", "cache.internal:6379", null, true)]

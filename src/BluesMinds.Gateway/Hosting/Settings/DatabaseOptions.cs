@@ -8,8 +8,13 @@ internal sealed class DatabaseOptions
 {
     public const string Section = "Database";
 
-    /// <summary><c>Sqlite</c> (default) or <c>Postgres</c>; kept as text so a typo gets a clear message.</summary>
-    public string Provider { get; set; } = nameof(DatabaseProvider.Sqlite);
+    /// <summary>
+    /// <c>Sqlite</c> or <c>Postgres</c>; kept as text so a typo gets a clear message. When not set,
+    /// <c>Postgres</c> if <see cref="Url"/> is a postgres:// URL and <c>Sqlite</c> otherwise: a
+    /// PostgreSQL URL read as a SQLite path made a local database file named after the URL,
+    /// password included, and the gateway ran on it without a word.
+    /// </summary>
+    public string? Provider { get; set; }
 
     /// <summary><c>DATABASE_URL</c>: a postgres:// URL or an Npgsql connection string (or a SQLite connection string).</summary>
     public string? Url { get; set; }
@@ -23,8 +28,16 @@ internal sealed class DatabaseOptions
     /// <summary>How long start-up keeps retrying an unreachable database before it gives up.</summary>
     public int StartupTimeoutSeconds { get; set; } = 30;
 
-    public bool TryGetProvider(out DatabaseProvider provider) =>
-        Enum.TryParse(Provider?.Trim(), ignoreCase: true, out provider) && Enum.IsDefined(provider);
+    public bool TryGetProvider(out DatabaseProvider provider)
+    {
+        if (string.IsNullOrWhiteSpace(Provider))
+        {
+            provider = IsPostgresUrl(Url) ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
+            return true;
+        }
+
+        return Enum.TryParse(Provider.Trim(), ignoreCase: true, out provider) && Enum.IsDefined(provider);
+    }
 
     /// <summary>The provider connection string; throws <see cref="FormatException"/> with a printable message.</summary>
     public string ConnectionString(string dataDirectory)
@@ -41,9 +54,18 @@ internal sealed class DatabaseOptions
                 : DatabaseConnection.ToNpgsqlConnectionString(Url);
         }
 
+        if (IsPostgresUrl(Url))
+        {
+            throw new FormatException("DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite; set DATABASE_PROVIDER=Postgres (or leave it unset), or point DATABASE_URL at a SQLite file.");
+        }
+
         return DatabaseConnection.ToSqliteConnectionString(
             string.IsNullOrWhiteSpace(Url) ? Path.GetFullPath(SqliteFile, dataDirectory) : Url);
     }
+
+    private static bool IsPostgresUrl(string? url) =>
+        url?.TrimStart() is { } value
+        && (value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase));
 }
 
 internal sealed class DatabaseOptionsValidator(IOptions<AppOptions> app, IHostEnvironment environment) : IValidateOptions<DatabaseOptions>

@@ -46,6 +46,11 @@ public static class DatabaseConnection
         }
     }
 
+    /// <summary>Whether the value is a <c>postgres://</c> or <c>postgresql://</c> URL (not whether it is a valid one).</summary>
+    public static bool IsPostgresUrl(string? value) =>
+        value?.TrimStart() is { } url
+        && (url.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>A SQLite connection string for a file path or an explicit connection string.</summary>
     public static string ToSqliteConnectionString(string pathOrConnectionString)
     {

@@ -32,7 +32,7 @@ internal sealed class DatabaseOptions
     {
         if (string.IsNullOrWhiteSpace(Provider))
         {
-            provider = IsPostgresUrl(Url) ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
+            provider = DatabaseConnection.IsPostgresUrl(Url) ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
             return true;
         }
 
@@ -54,7 +54,7 @@ internal sealed class DatabaseOptions
                 : DatabaseConnection.ToNpgsqlConnectionString(Url);
         }
 
-        if (IsPostgresUrl(Url))
+        if (DatabaseConnection.IsPostgresUrl(Url))
         {
             throw new FormatException("DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite; set DATABASE_PROVIDER=Postgres (or leave it unset), or point DATABASE_URL at a SQLite file.");
         }
@@ -62,10 +62,6 @@ internal sealed class DatabaseOptions
         return DatabaseConnection.ToSqliteConnectionString(
             string.IsNullOrWhiteSpace(Url) ? Path.GetFullPath(SqliteFile, dataDirectory) : Url);
     }
-
-    private static bool IsPostgresUrl(string? url) =>
-        url?.TrimStart() is { } value
-        && (value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase));
 }
 
 internal sealed class DatabaseOptionsValidator(IOptions<AppOptions> app, IHostEnvironment environment) : IValidateOptions<DatabaseOptions>

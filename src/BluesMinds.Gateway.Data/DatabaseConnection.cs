@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
@@ -46,10 +47,40 @@ public static class DatabaseConnection
         }
     }
 
-    /// <summary>Whether the value is a <c>postgres://</c> or <c>postgresql://</c> URL (not whether it is a valid one).</summary>
-    public static bool IsPostgresUrl(string? value) =>
-        value?.TrimStart() is { } url
-        && (url.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// Whether the value names a PostgreSQL database (not whether it does so validly): a
+    /// <c>postgres://</c> or <c>postgresql://</c> URL, or a connection string with <c>Host</c> (or
+    /// its synonym <c>Server</c>), keywords SQLite does not have.
+    /// </summary>
+    public static bool IsPostgres(string? value)
+    {
+        var trimmed = value?.TrimStart();
+        if (string.IsNullOrEmpty(trimmed))
+        {
+            return false;
+        }
+
+        if (trimmed.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || trimmed.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (trimmed.Contains("://", StringComparison.Ordinal) || !trimmed.Contains('=', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // The generic builder, not Npgsql's: the embedded mode must not load Npgsql to decide.
+        try
+        {
+            var keywords = new DbConnectionStringBuilder { ConnectionString = trimmed };
+            return keywords.ContainsKey("Host") || keywords.ContainsKey("Server");
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>A SQLite connection string for a file path or an explicit connection string.</summary>
     public static string ToSqliteConnectionString(string pathOrConnectionString)

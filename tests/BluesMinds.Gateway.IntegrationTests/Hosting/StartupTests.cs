@@ -79,7 +79,8 @@ public sealed class StartupTests
     [InlineData("Postgres", "mysql://gateway:Leak-Me-Not-77@db/x", "DATABASE_URL has scheme 'mysql'")]
     [InlineData("Postgres", "", "DATABASE_URL is required when Database:Provider is Postgres.")]
     [InlineData("Oracle", "", "Database:Provider 'Oracle' is not supported; use Sqlite or Postgres.")]
-    [InlineData("Sqlite", "postgres://gateway:Leak-Me-Not-77@db.internal/gateway", "DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite")]
+    [InlineData("Sqlite", "postgres://gateway:Leak-Me-Not-77@db.internal/gateway", "DATABASE_URL names a PostgreSQL database, but Database:Provider is Sqlite")]
+    [InlineData("Sqlite", "Host=db.internal;Database=gateway;Password=Leak-Me-Not-77", "DATABASE_URL names a PostgreSQL database, but Database:Provider is Sqlite")]
     public async Task BadDatabaseSetting_RefusesToStartWithAClearMessage(string provider, string url, string expected)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
@@ -116,16 +117,17 @@ public sealed class StartupTests
     }
 
     [Theory]
-    [InlineData("Postgres")]
-    [InlineData(null)]
-    public async Task UnreachableDatabase_WithMigrateOnStartup_ExitsNonZeroAfterRetryingWithoutThePassword(string? provider)
+    [InlineData("Postgres", "postgres://gateway:Leak-Me-Not-77@127.0.0.1:1/gateway?timeout=1")]
+    [InlineData(null, "postgres://gateway:Leak-Me-Not-77@127.0.0.1:1/gateway?timeout=1")]
+    [InlineData(null, "Host=127.0.0.1;Port=1;Database=gateway;Username=gateway;Password=Leak-Me-Not-77;Timeout=1")]
+    public async Task UnreachableDatabase_WithMigrateOnStartup_ExitsNonZeroAfterRetryingWithoutThePassword(string? provider, string url)
     {
-        // Without a provider the postgres:// URL selects PostgreSQL by itself: the message names the
-        // PostgreSQL server it tried, and no SQLite file was made from the URL instead.
+        // Without a provider a postgres:// URL or a connection string with Host selects PostgreSQL by
+        // itself: the message names the PostgreSQL server it tried, and no SQLite file was made instead.
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         var environment = ValidProduction(database);
         environment["DATABASE_PROVIDER"] = provider;
-        environment["DATABASE_URL"] = "postgres://gateway:Leak-Me-Not-77@127.0.0.1:1/gateway?timeout=1";
+        environment["DATABASE_URL"] = url;
         environment["DATABASE_MIGRATE_ON_STARTUP"] = "true";
         environment["Database__StartupTimeoutSeconds"] = "2";
 

@@ -157,7 +157,9 @@ public sealed class ProductionSettingsTests
     [InlineData("postgres://gateway:pw@db.internal/gateway")]
     [InlineData("postgresql://gateway:pw@db.internal:5433/gateway")]
     [InlineData("  POSTGRES://gateway:pw@db.internal/gateway")]
-    public void Database_PostgresUrlWithoutAProvider_MeansPostgres(string url)
+    [InlineData("Host=db.internal;Database=gateway;Username=gateway;Password=pw")]
+    [InlineData("server = db.internal; port=5433; database=gateway")]
+    public void Database_PostgresUrlOrConnectionStringWithoutAProvider_MeansPostgres(string url)
     {
         var options = new DatabaseOptions { Url = url };
 
@@ -171,7 +173,8 @@ public sealed class ProductionSettingsTests
     [InlineData("/var/lib/bluesminds/gateway.db")]
     [InlineData("sqlite:///var/lib/bluesminds/gateway.db")]
     [InlineData("Data Source=/var/lib/bluesminds/gateway.db")]
-    public void Database_NoProviderAndNoPostgresUrl_MeansSqlite(string? url)
+    [InlineData("Data Source=/var/lib/host=db.internal/gateway.db")]
+    public void Database_NoProviderAndNoPostgresDatabase_MeansSqlite(string? url)
     {
         var options = new DatabaseOptions { Url = url };
 
@@ -181,17 +184,18 @@ public sealed class ProductionSettingsTests
     }
 
     [Theory]
-    [InlineData("Sqlite")]
-    [InlineData("sqlite")]
-    public void Database_SqliteWithAPostgresUrl_IsRefusedWithoutThePassword(string provider)
+    [InlineData("Sqlite", "postgres://gateway:Leak-Me-Not-77@db.internal/gateway")]
+    [InlineData("sqlite", "postgres://gateway:Leak-Me-Not-77@db.internal/gateway")]
+    [InlineData("Sqlite", "Host=db.internal;Database=gateway;Username=gateway;Password=Leak-Me-Not-77")]
+    public void Database_SqliteWithAPostgresDatabase_IsRefusedWithoutThePassword(string provider, string url)
     {
         var validator = new DatabaseOptionsValidator(Microsoft.Extensions.Options.Options.Create(new AppOptions()), TestEnvironment.Development);
 
-        var result = validator.Validate(null, new DatabaseOptions { Provider = provider, Url = "postgres://gateway:Leak-Me-Not-77@db.internal/gateway" });
+        var result = validator.Validate(null, new DatabaseOptions { Provider = provider, Url = url });
 
         Assert.True(result.Failed);
         var failure = Assert.Single(result.Failures!);
-        Assert.StartsWith("DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite", failure, StringComparison.Ordinal);
+        Assert.StartsWith("DATABASE_URL names a PostgreSQL database, but Database:Provider is Sqlite", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("Leak-Me-Not-77", failure, StringComparison.Ordinal);
     }
 

@@ -10,9 +10,9 @@ internal sealed class DatabaseOptions
 
     /// <summary>
     /// <c>Sqlite</c> or <c>Postgres</c>; kept as text so a typo gets a clear message. When not set,
-    /// <c>Postgres</c> if <see cref="Url"/> is a postgres:// URL and <c>Sqlite</c> otherwise: a
-    /// PostgreSQL URL read as a SQLite path made a local database file named after the URL,
-    /// password included, and the gateway ran on it without a word.
+    /// <c>Postgres</c> if <see cref="Url"/> is a postgres:// URL or a connection string with
+    /// <c>Host</c>, and <c>Sqlite</c> otherwise: a PostgreSQL URL read as a SQLite path made a local
+    /// database file named after the URL, password included, and the gateway ran on it without a word.
     /// </summary>
     public string? Provider { get; set; }
 
@@ -32,7 +32,7 @@ internal sealed class DatabaseOptions
     {
         if (string.IsNullOrWhiteSpace(Provider))
         {
-            provider = DatabaseConnection.IsPostgresUrl(Url) ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
+            provider = DatabaseConnection.IsPostgres(Url) ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
             return true;
         }
 
@@ -54,9 +54,9 @@ internal sealed class DatabaseOptions
                 : DatabaseConnection.ToNpgsqlConnectionString(Url);
         }
 
-        if (DatabaseConnection.IsPostgresUrl(Url))
+        if (DatabaseConnection.IsPostgres(Url))
         {
-            throw new FormatException("DATABASE_URL is a PostgreSQL URL, but Database:Provider is Sqlite; set DATABASE_PROVIDER=Postgres (or leave it unset), or point DATABASE_URL at a SQLite file.");
+            throw new FormatException("DATABASE_URL names a PostgreSQL database, but Database:Provider is Sqlite; set DATABASE_PROVIDER=Postgres (or leave it unset), or point DATABASE_URL at a SQLite file.");
         }
 
         return DatabaseConnection.ToSqliteConnectionString(

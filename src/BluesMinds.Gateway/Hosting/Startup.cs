@@ -16,6 +16,7 @@ internal sealed class Startup(WebApplication app, DevelopmentSecretsOutcome deve
         var target = app.Services.GetRequiredService<DatabaseTarget>();
         Log.Starting(logger, GatewayVersion.Current, app.Environment.EnvironmentName, target.Description);
         Log.InlineSocketIo(logger, Http.InlineSocketIo.Enabled);
+        Log.GarbageCollector(logger, GarbageCollectorSettings.Mode, GarbageCollectorSettings.Gen0MaxBudgetBytes);
 
         if (developmentSecrets is DevelopmentSecretsOutcome.Generated or DevelopmentSecretsOutcome.Reused)
         {

@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Inline socket I/O (the gateway's routes served on the socket threads): {Inline}")]
     public static partial void InlineSocketIo(ILogger logger, bool inline);
 
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Garbage collector: {Mode}; generation-0 budget at most {Gen0MaxBudget} bytes")]
+    public static partial void GarbageCollector(ILogger logger, string mode, long? gen0MaxBudget);
+
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "ADMIN_EMAILS is empty: no user will be able to manage servers, plans or users")]
     public static partial void NoAdmins(ILogger logger);
 

@@ -11,14 +11,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Development secrets {Outcome} in {Path}; never use them in production")]
     public static partial void DevelopmentSecrets(ILogger logger, DevelopmentSecretsOutcome outcome, string path);
 
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "ADMIN_EMAILS is empty: no user will be able to manage servers, plans or users")]
+    public static partial void NoAdmins(ILogger logger);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Inline socket I/O (the gateway's routes served on the socket threads): {Inline}")]
     public static partial void InlineSocketIo(ILogger logger, bool inline);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Garbage collector: {Mode}; generation-0 budget at most {Gen0MaxBudget} bytes")]
     public static partial void GarbageCollector(ILogger logger, string mode, long? gen0MaxBudget);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "ADMIN_EMAILS is empty: no user will be able to manage servers, plans or users")]
-    public static partial void NoAdmins(ILogger logger);
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Applying database migrations on {Database}")]
     public static partial void Migrating(ILogger logger, string database);

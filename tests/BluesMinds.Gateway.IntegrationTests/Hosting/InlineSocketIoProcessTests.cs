@@ -24,7 +24,7 @@ public sealed class InlineSocketIoProcessTests
     {
         await using var upstream = await FakeUpstream.StartAsync("inline");
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var gateway = GatewayProcess.Start(database.Directory, Development());
+        await using var gateway = GatewayProcess.Start(database.Directory, GatewayProcess.Development(Admin));
         using var client = new HttpClient { BaseAddress = await gateway.WaitForListeningAsync(Timeout) };
 
         // Routes that leave the socket thread: sign-up (password hash, SQLite), admin, keys, readiness.
@@ -69,7 +69,7 @@ public sealed class InlineSocketIoProcessTests
     public async Task TurnedOff_SaysSoAndStillServes(string variable, string value)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        var environment = Development();
+        var environment = GatewayProcess.Development(Admin);
         environment[variable] = value;
         await using var gateway = GatewayProcess.Start(database.Directory, environment);
         using var client = new HttpClient { BaseAddress = await gateway.WaitForListeningAsync(Timeout) };
@@ -77,13 +77,6 @@ public sealed class InlineSocketIoProcessTests
         Assert.Equal(HttpStatusCode.Created, (await SignupAsync(client, Admin)).StatusCode);
         Assert.Contains(InlineOff, gateway.Output, StringComparison.Ordinal);
     }
-
-    private static Dictionary<string, string?> Development() => new()
-    {
-        ["ASPNETCORE_ENVIRONMENT"] = "Development",
-        ["ADMIN_EMAILS"] = Admin,
-        ["Logging__LogLevel__Default"] = "Information",
-    };
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 

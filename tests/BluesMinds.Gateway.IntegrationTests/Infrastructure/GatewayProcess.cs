@@ -44,6 +44,14 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
 
     public string Output => StandardOutput + StandardError;
 
+    /// <summary>A development gateway with one admin, logging its start-up at Information level.</summary>
+    public static Dictionary<string, string?> Development(string adminEmail) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["ADMIN_EMAILS"] = adminEmail,
+        ["Logging__LogLevel__Default"] = "Information",
+    };
+
     public static GatewayProcess Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
         var gateway = Path.Combine(AppContext.BaseDirectory, "BluesMinds.Gateway.dll");
